@@ -1,0 +1,3 @@
+from aidbench.cli import main
+
+main()

@@ -1,0 +1,450 @@
+"""The `aidbench` command line: parse, resolve a config, call one plain function per command.
+
+Only light modules are imported at the top (config, registry, errors), so `aidbench --help` and
+`aidbench ls` never import torch. A user mistake raised as UserError becomes one sentence on stderr and
+its exit code (1 bad input, 2 usage, 3 not built yet); Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aidbench import registry
+from aidbench.errors import NotBuiltError, UsageError, UserError
+
+app = typer.Typer(
+    name="aidbench",
+    help="AID reference implementation and benchmark harness: data → train → sample → eval → report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Prepare and check datasets.", no_args_is_help=True)
+weights_app = typer.Typer(
+    help="The weights aidbench knows: where they are looked for, and whether they check out."
+)
+app.add_typer(data_app, name="data")
+app.add_typer(weights_app, name="weights", invoke_without_command=True)
+
+# ------------------------------------------------------------------ shared options
+
+Preset = Annotated[
+    str | None, typer.Option("--preset", "-p", help="Named preset (see `aidbench ls presets`).")
+]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file; beats the preset.")
+]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", "-s", help="KEY=VALUE override, e.g. data.resolution=64; repeatable; beats --config."
+    ),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and stop.")]
+Resume = Annotated[
+    str | None, typer.Option("--resume", help="Continue an unfinished run: RUN_ID or 'latest'.")
+]
+RunId = Annotated[
+    str | None, typer.Option("--run-id", help="Name the new run folder (default: time-label-random).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def _resolve(preset, config_file, overrides, cli: dict[str, Any] | None = None):
+    from aidbench import config
+
+    return config.resolve(preset=preset, config_file=config_file, overrides=overrides or (), cli=cli)
+
+
+def _print_config(cfg) -> None:
+    from aidbench.config import to_yaml
+
+    typer.echo(f"# resolved config, sha256 {cfg.sha256()}")
+    typer.echo(to_yaml(cfg), nl=False)
+
+
+def _check_names(cfg) -> None:
+    """Every name a config mentions must be registered: fail before any work starts."""
+    registry.get("dataset", cfg.data.dataset)
+    registry.get("model", cfg.model.name)
+    for system in cfg.systems:
+        registry.get("model", system)
+    for metric in cfg.eval.metrics:
+        registry.get("metric", metric)
+
+
+def _parse_weights(items: list[str] | None) -> dict[str, str]:
+    from aidbench import weights
+
+    parsed = {}
+    for item in items or ():
+        name, sep, path = item.partition("=")
+        if not sep or not path:
+            raise UsageError(
+                f"--weights expects NAME=PATH (e.g. i3d=/data/i3d_pretrained_400.pt), got '{item}'."
+            )
+        weights.get(name)
+        parsed[name] = path
+    return parsed
+
+
+# ------------------------------------------------------------------ data
+
+
+@data_app.command("verify", epilog="Example: aidbench data verify ssv2 --root /data/ssv2 --split validation")
+def data_verify(
+    dataset: Annotated[str, typer.Argument(help="Registered dataset name.")],
+    root: Annotated[Path, typer.Option("--root", help="The dataset's root folder, in its official layout.")],
+    split: Annotated[str, typer.Option("--split", help="Split to check.")] = "validation",
+    as_json: Json = False,
+) -> None:
+    """Count the clips of a dataset: found, missing, corrupt, too short; frame-size statistics."""
+    registry.load("dataset", dataset)
+    raise NotBuiltError("`aidbench data verify` is not built yet (issue #3).")
+
+
+@data_app.command(
+    "export", epilog="Example: aidbench data export synthtvp --out /tmp/synthtvp --n 64 --seed 0"
+)
+def data_export(
+    dataset: Annotated[str, typer.Argument(help="Embedded dataset to write to disk (synthtvp).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write, in the SSv2 layout.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of clips.")] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 0,
+) -> None:
+    """Write an embedded benchmark to disk in a real dataset layout."""
+    registry.load("dataset", dataset)
+    raise NotBuiltError("`aidbench data export` is not built yet (issue #3).")
+
+
+# ------------------------------------------------------------------ train / sample / eval
+
+
+@app.command(epilog="Example: aidbench train aid --dataset ssv2 --preset paper-ssv2")
+def train(
+    model: Annotated[str, typer.Argument(help="Registered model (see `aidbench ls models`).")],
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registered dataset.")] = None,
+    preset: Preset = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
+    dry_run: DryRun = False,
+    resume: Resume = None,
+    run_id: RunId = None,
+) -> None:
+    """Train a model (AID or a baseline) on a dataset; writes a run folder with checkpoints."""
+    registry.get("model", model)
+    cfg = _resolve(preset, config_file, overrides, {"model.name": model, "data.dataset": dataset})
+    _check_names(cfg)
+    if dry_run:
+        return _print_config(cfg)
+    registry.load("model", model)
+
+
+@app.command(
+    epilog="Example: aidbench sample --checkpoint results/runs/train/RUN/checkpoint-1000 --dataset ssv2"
+)
+def sample(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run's checkpoint folder.")],
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registered dataset.")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Split to sample (default: data.eval_split).")
+    ] = None,
+    preset: Preset = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
+    dry_run: DryRun = False,
+    resume: Resume = None,
+    run_id: RunId = None,
+) -> None:
+    """Generate one video per clip of a split from a checkpoint; resumable and sharded."""
+    cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset, "data.eval_split": split})
+    _check_names(cfg)
+    if dry_run:
+        return _print_config(cfg)
+    if not checkpoint.exists():
+        raise UserError(
+            f"checkpoint {checkpoint} does not exist; pass a checkpoint-<step> folder of a train run."
+        )
+    raise NotBuiltError("`aidbench sample` is not built yet (issue #5).")
+
+
+@app.command(
+    "eval", epilog="Example: aidbench eval --real real_videos/ --fake samples/ --metric fvd@seer --json"
+)
+def eval_(
+    metric: Annotated[list[str], typer.Option("--metric", "-m", help="Registered metric; repeatable.")],
+    run: Annotated[
+        str | None, typer.Option("--run", help="A sampling run to score against its dataset.")
+    ] = None,
+    real: Annotated[
+        Path | None, typer.Option("--real", help="Folder of real videos (files or frame folders).")
+    ] = None,
+    fake: Annotated[Path | None, typer.Option("--fake", help="Folder of generated videos.")] = None,
+    weights_opt: Annotated[
+        list[str] | None, typer.Option("--weights", help="NAME=PATH for a metric's weights; repeatable.")
+    ] = None,
+    as_json: Json = False,
+    preset: Preset = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Score samples with metrics whose names carry their protocol (fvd@seer, fid@clean-frames, …)."""
+    for name in metric:
+        registry.get("metric", name)
+    _parse_weights(weights_opt)
+    if (run is None) == (real is None and fake is None):
+        raise UsageError("give either --run SAMPLES_RUN, or both --real DIR and --fake DIR.")
+    if run is None and (real is None or fake is None):
+        raise UsageError("--real and --fake go together: give both folders.")
+    for folder in (real, fake):
+        if folder is not None and not folder.is_dir():
+            raise UserError(
+                f"{folder} is not a folder; --real and --fake take folders of videos or frame folders."
+            )
+    cfg = _resolve(preset, config_file, overrides, {"eval.metrics": list(metric)})
+    _check_names(cfg)
+    if dry_run:
+        return _print_config(cfg)
+    for name in metric:
+        registry.load("metric", name)
+
+
+# ------------------------------------------------------------------ report / bench / reproduce
+
+
+@app.command(epilog="Example: aidbench report --preset paper-ssv2 --out results/reports/paper-ssv2")
+def report(
+    preset: Preset = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write (default results/reports/<preset>).")
+    ] = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
+) -> None:
+    """Render the report tables (Markdown, CSV): the paper's numbers, and ours beside them."""
+    from aidbench.report.build import build_report
+
+    cfg = _resolve(preset, config_file, overrides)
+    out = out or Path(cfg.paths.results) / "reports" / (cfg.preset or "default")
+    for path in build_report(out):
+        typer.echo(f"wrote {path}")
+
+
+@app.command(epilog="Example: aidbench bench train --model aid --preset smoke --json")
+def bench(
+    what: Annotated[str, typer.Argument(help="train or sample.")],
+    model: Annotated[str, typer.Option("--model", help="Registered model.")] = "aid",
+    preset: Preset = None,
+    as_json: Json = False,
+) -> None:
+    """Seconds per iteration, peak memory and the largest batch that fits (supplementary Tables 3-4)."""
+    if what not in ("train", "sample"):
+        raise UsageError(f"bench measures 'train' or 'sample', not '{what}'.")
+    registry.get("model", model)
+    _resolve(preset, None, ())
+    raise NotBuiltError("`aidbench bench` is not built yet (issue #8).")
+
+
+@app.command(epilog="Example: aidbench reproduce --preset smoke")
+def reproduce(
+    preset: Preset = "smoke",
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
+    dry_run: DryRun = False,
+    resume: Resume = None,
+    run_id: RunId = None,
+) -> None:
+    """Run every stage for every system of a preset (data → train → sample → eval → report), resumably."""
+    from aidbench import reproduce as pipeline
+    from aidbench import runs
+
+    if resume:
+        # The run's stored config decides everything; only the results folder may be named again.
+        if config_file or run_id or any(not o.startswith("paths.results=") for o in overrides or ()):
+            raise UsageError(
+                "--resume continues with the run's stored config: drop --config, --run-id and --set "
+                "(except --set paths.results=DIR to say where the run lives)."
+            )
+        results = _resolve(None, None, overrides).paths.results
+        run = runs.resume_run(results, "reproduce", resume)
+        if run.status == "done":
+            typer.echo(f"run {run.run_id} already finished; nothing to do ({run.path}).")
+            return
+        cfg = run.config
+    else:
+        cfg = _resolve(preset, config_file, overrides)
+        _check_names(cfg)
+        if dry_run:
+            return _print_config(cfg)
+        run = runs.start_run("reproduce", cfg, run_id=run_id)
+    typer.echo(f"run {run.run_id} → {run.path}")
+    with runs.running(run):
+        outcomes = pipeline.reproduce(cfg, run)
+    for outcome in outcomes:
+        typer.echo(f"  {outcome.stage:<8} {outcome.status}")
+    missing = [o.stage for o in outcomes if o.status.startswith("not built")]
+    if missing:
+        typer.echo(f"stages not built yet, skipped: {', '.join(missing)} (see the issues named above).")
+
+
+# ------------------------------------------------------------------ inspection
+
+
+@app.command("ls", epilog="Example: aidbench ls metrics")
+def ls(
+    kind: Annotated[
+        str | None, typer.Argument(help="models, datasets, metrics, tables or presets (default: all).")
+    ] = None,
+) -> None:
+    """List what is registered: models, datasets, metrics, report tables, presets."""
+    from aidbench.config import preset_names
+
+    kinds = {f"{k}s": k for k in registry.KINDS}
+    if kind is not None and kind not in (*kinds, "presets"):
+        from aidbench.errors import did_you_mean
+
+        raise UsageError(
+            f"unknown kind '{kind}'{did_you_mean(kind, [*kinds, 'presets'])} (kinds: {', '.join(kinds)}, presets)"
+        )
+    for plural, singular in kinds.items():
+        if kind in (None, plural):
+            typer.echo(f"{plural}:")
+            for entry in registry.CATALOGUE[singular].values():
+                status = "" if entry.built else f"  [{entry.status}]"
+                typer.echo(f"  {entry.name:<34} {entry.summary}{status}")
+    if kind in (None, "presets"):
+        typer.echo("presets:")
+        for name in preset_names():
+            typer.echo(f"  {name}")
+
+
+@app.command("model-info", epilog="Example: aidbench model-info aid --preset paper-ssv2 --json")
+def model_info(
+    model: Annotated[str, typer.Argument(help="Registered model.")],
+    preset: Preset = None,
+    as_json: Json = False,
+) -> None:
+    """Total and trainable parameters by component, from the config on the meta device (no weights)."""
+    registry.get("model", model)
+    _resolve(preset, None, ())
+    registry.load("model", model)
+    raise NotBuiltError("`aidbench model-info` is not built yet (issue #5).")
+
+
+@weights_app.callback()
+def weights_default(ctx: typer.Context) -> None:
+    """List known weights (the default), or verify them."""
+    if ctx.invoked_subcommand is None:
+        weights_list(preset=None, as_json=False)
+
+
+@weights_app.command("list", epilog="Example: aidbench weights list --json")
+def weights_list(preset: Preset = None, as_json: Json = False) -> None:
+    """Each known weight: file name, where it is looked for, whether it is there, where to get it."""
+    from aidbench import weights
+
+    cfg = _resolve(preset, None, ())
+    rows = []
+    for name, weight in weights.KNOWN.items():
+        found = weights.locate(name, cfg.paths.weights)
+        rows.append(
+            {
+                "name": name,
+                "found": str(found) if found else None,
+                "expected": str(weights.candidates(weight, cfg.paths.weights)[0]),
+                "sha256": weight.sha256,
+                "source": weight.source,
+                "used_by": weight.used_by,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        where = f"found at {row['found']}" if row["found"] else f"missing (expected at {row['expected']})"
+        typer.echo(f"{row['name']:<16} {where}\n{'':<16} used by {row['used_by']}; from {row['source']}")
+
+
+@weights_app.command(
+    "verify", epilog="Example: aidbench weights verify clip --weights clip=/data/ViT-B-32.pt"
+)
+def weights_verify(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Weights to check (default: every one found).")
+    ] = None,
+    weights_opt: Annotated[list[str] | None, typer.Option("--weights", help="NAME=PATH; repeatable.")] = None,
+    preset: Preset = None,
+) -> None:
+    """Check found weights against their recorded sha256 (folders: the files they need)."""
+    from aidbench import weights
+
+    cfg = _resolve(preset, None, ())
+    explicit = _parse_weights(weights_opt)
+    chosen = list(names or []) or [
+        n for n in weights.KNOWN if n in explicit or weights.locate(n, cfg.paths.weights)
+    ]
+    if not chosen:
+        typer.echo(
+            f"no known weights found under {cfg.paths.weights}; `aidbench weights list` says where to get them."
+        )
+        return
+    failed = False
+    for name in chosen:
+        path = weights.resolve(name, cfg.paths.weights, explicit.get(name))
+        ok, detail = weights.verify(name, path)
+        failed |= ok is False
+        mark = {True: "ok", False: "MISMATCH", None: "unchecked"}[ok]
+        typer.echo(f"{name:<16} {mark:<9} {path}: {detail}")
+    if failed:
+        raise UserError(
+            "some weights do not match their recorded sha256; fetch them again from their source."
+        )
+
+
+@app.command(epilog="Example: aidbench doctor --json")
+def doctor(preset: Preset = None, as_json: Json = False) -> None:
+    """Versions, devices, and which weights and datasets are found where."""
+    from aidbench import doctor as checks
+
+    report_ = checks.diagnose(_resolve(preset, None, ()))
+    if as_json:
+        typer.echo(json.dumps(report_, indent=2))
+    else:
+        checks.render(report_)
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: runs are marked failed, not left running
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        code = app(args=argv, prog_name="aidbench", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("aborted.", err=True)
+        code = 130
+    except typer.TyperException as err:  # usage errors found by the parser: its own message and exit code
+        show = getattr(err, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"error: {err}", err=True)
+        code = getattr(err, "exit_code", 2)
+    except UserError as err:
+        typer.echo(f"error: {err}", err=True)
+        code = err.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted.", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)

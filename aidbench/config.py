@@ -1,0 +1,346 @@
+"""Typed configs: dataclass defaults ← YAML preset ← `--config FILE` ← `--set a.b=c` / CLI options.
+
+Each layer is a nested dict; they are merged in that order (later wins) and validated once against the
+dataclasses below, so an unknown key or a value of the wrong type is one clear error that names the key,
+the layer that set it and the closest valid key. The defaults are the paper's settings (AID_SPEC.md,
+supplementary Table 7); the presets change only what differs. Fields tagged [ours] are choices the paper
+does not make.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import typing
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass
+
+from aidbench.errors import UsageError, UserError, did_you_mean
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+def _env_path(var: str, default: str) -> str:
+    return os.environ.get(var) or default
+
+
+@dataclass(config=_STRICT)
+class DataConfig:
+    dataset: str = "synthtvp"
+    # Dataset root; None means <paths.data>/<dataset>.
+    root: str | None = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    # Short side resized to this, then centre-cropped to a square (AID_SPEC §3).
+    resolution: int = Field(256, gt=0)
+    num_frames: int = Field(16, gt=1)
+    # 1 in AID's figures, 2 in Seer's SSv2 protocol, 5 in the UCF-101 5-ref setting.
+    num_ref_frames: int = Field(1, gt=0)
+    # uniform: Seer's resampling of the whole clip; stride: every k-th frame from an offset; consecutive.
+    frame_sampling: Literal["uniform", "stride", "consecutive"] = "uniform"
+    frame_stride: int = Field(1, gt=0)
+    # Cap on the clips a stage reads (None: all), e.g. UCF-101's 2,048 test samples.
+    max_clips: int | None = Field(None, gt=0)
+    # [ours] Stop with an error when more than this fraction of videos is corrupt.
+    max_corrupt_fraction: float = Field(0.01, ge=0.0, le=1.0)
+
+    @field_validator("num_ref_frames")
+    @classmethod
+    def _refs_fit(cls, value: int, info: ValidationInfo) -> int:
+        frames = info.data.get("num_frames")
+        if frames is not None and value >= frames:
+            raise ValueError(f"must be smaller than data.num_frames ({frames}), got {value}")
+        return value
+
+
+@dataclass(config=_STRICT)
+class ModelConfig:
+    # A registered model name (`aidbench ls models`).
+    name: str = "aid"
+    # paper: the real architecture sizes; tiny: the same code at test sizes.
+    size: Literal["paper", "tiny"] = "paper"
+
+
+@dataclass(config=_STRICT)
+class TrainConfig:
+    # Supplementary Table 7.
+    max_steps: int = Field(100_000, gt=0)
+    batch_size_per_device: int = Field(8, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    lr_scheduler: Literal["constant"] = "constant"
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    weight_decay: float = 1e-2
+    mixed_precision: Literal["no", "fp16", "bf16"] = "bf16"
+    gradient_checkpointing: bool = False
+    # [ours] Checkpoint cadence and how many `checkpoint-<step>` folders to keep.
+    checkpoint_every: int = Field(5_000, gt=0)
+    checkpoints_total_limit: int | None = Field(3, gt=0)
+
+
+@dataclass(config=_STRICT)
+class SampleConfig:
+    # Supplementary Table 7.
+    num_inference_steps: int = Field(30, gt=0)
+    text_guidance_scale: float = 12.0
+    visual_guidance_scale: float = 1.5
+    samples_per_clip: int = Field(1, gt=0)
+
+
+@dataclass(config=_STRICT)
+class EvalConfig:
+    # Registered metric names, protocol included (`aidbench ls metrics`).
+    metrics: list[str] = dataclasses.field(default_factory=lambda: ["fvd@seer"])
+    bootstrap_samples: int = Field(1000, ge=0)
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+@dataclass(config=_STRICT)
+class PathsConfig:
+    results: str = dataclasses.field(default_factory=lambda: _env_path("AIDBENCH_RESULTS", "results"))
+    data: str = dataclasses.field(default_factory=lambda: _env_path("AIDBENCH_DATA", "data"))
+    weights: str = dataclasses.field(
+        default_factory=lambda: _env_path(
+            "AIDBENCH_WEIGHTS", str(Path("~/.cache/aidbench/weights").expanduser())
+        )
+    )
+
+
+@dataclass(config=_STRICT)
+class Config:
+    preset: str | None = None
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # The systems `aidbench reproduce` runs for this preset (registered model names).
+    systems: list[str] = dataclasses.field(default_factory=lambda: ["aid"])
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    sample: SampleConfig = dataclasses.field(default_factory=SampleConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    paths: PathsConfig = dataclasses.field(default_factory=PathsConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def sha256(self) -> str:
+        return config_sha256(self.to_dict())
+
+
+def config_sha256(config: Mapping[str, Any]) -> str:
+    """Hash of the settings that can change a result: canonical JSON, so key order never matters.
+
+    `paths` is left out: where files live differs between machines and changes no number.
+    """
+    settings = {key: value for key, value in config.items() if key != "paths"}
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- presets and layers
+
+
+def preset_names() -> list[str]:
+    return sorted(
+        p.name[: -len(".yaml")]
+        for p in resources.files("aidbench.presets").iterdir()
+        if p.name.endswith(".yaml")
+    )
+
+
+def _read_yaml(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UsageError(f"{where}{line}: not valid YAML ({problem}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: a config file must hold a mapping of keys, not a {type(data).__name__}.")
+    return data
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    names = preset_names()
+    if name not in names:
+        raise UsageError(f"unknown preset '{name}'{did_you_mean(name, names)} (presets: {', '.join(names)})")
+    text = resources.files("aidbench.presets").joinpath(f"{name}.yaml").read_text()
+    layer = _read_yaml(text, f"preset {name}")
+    layer["preset"] = name
+    return layer
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist; pass an existing YAML file to --config.")
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UserError(f"cannot read config file {path}: {err.strerror}.") from None
+    return _read_yaml(text, str(path))
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """`a.b=c` strings into a nested dict.
+
+    Scalars stay strings so the field's type decides (pydantic turns "256" into 256 for an int field and
+    keeps "1" a string for a str field); lists and mappings are read as YAML; null/none/~ mean None.
+    """
+    layer: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise UsageError(
+                f"--set expects KEY=VALUE with a dotted key such as data.resolution=64, got '{item}'."
+            )
+        raw = raw.strip()
+        value: Any = raw
+        if raw.lower() in ("null", "none", "~"):
+            value = None
+        elif raw[:1] in ("[", "{"):
+            value = _read_yaml(f"v: {raw}", f"--set {key}")["v"]
+        _assign(layer, key.split("."), value)
+    return layer
+
+
+def _assign(tree: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        node = tree.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"--set {'.'.join(parts)}: '{part}' is a value, not a section.")
+        tree = node
+    tree[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One source of settings, with the label that error messages use for it."""
+
+    source: str
+    values: Mapping[str, Any]
+
+
+def resolve(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    cli: Mapping[str, Any] | None = None,
+) -> Config:
+    """Defaults ← preset ← file ← `--set` ← explicit CLI options, validated once."""
+    layers: list[Layer] = []
+    if preset:
+        layers.append(Layer(f"preset {preset}", load_preset(preset)))
+    if config_file:
+        layers.append(Layer(str(config_file), load_config_file(config_file)))
+    overrides = list(overrides)
+    if overrides:
+        layers.append(Layer("--set", parse_overrides(overrides)))
+    if cli:
+        nested: dict[str, Any] = {}
+        for key, value in cli.items():
+            if value is not None:
+                _assign(nested, key.split("."), value)
+        layers.append(Layer("the command line", nested))
+    return build(layers)
+
+
+def build(layers: Iterable[Layer]) -> Config:
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for layer in layers:
+        merged = _merge(merged, layer.values)
+        origin.update(dict.fromkeys(_flatten(layer.values), layer.source))
+    try:
+        return Config(**merged)
+    except ValidationError as err:
+        raise UsageError(_explain(err, origin)) from None
+    except TypeError as err:  # a non-mapping where a section belongs, e.g. `data: 3`
+        raise UsageError(f"invalid config: {err}.") from None
+
+
+def _explain(err: ValidationError, origin: Mapping[str, str]) -> str:
+    """One sentence per problem: the dotted key, where it was set, what is wrong, the nearest valid key."""
+    sentences = []
+    for problem in err.errors():
+        loc = [str(p) for p in problem["loc"]]
+        key = ".".join(loc)
+        source = _source_of(key, origin)
+        kind = problem["type"]
+        if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+            valid = _valid_keys(loc[:-1])
+            prefix = ".".join(loc[:-1]) + "." if len(loc) > 1 else ""
+            hint = did_you_mean(loc[-1], valid, prefix) or f" (valid keys here: {', '.join(sorted(valid))})"
+            sentences.append(f"unknown config key '{key}' (set in {source}){hint}")
+        elif kind == "dataclass_type" or "mapping" in kind:
+            sentences.append(f"config key '{key}' (set in {source}) must be a section of keys, not a value")
+        else:
+            got = problem.get("input")
+            message = problem["msg"].removeprefix("Value error, ")
+            shown = f", got {got!r}" if kind != "value_error" and not isinstance(got, dict) else ""
+            sentences.append(f"config key '{key or '(top level)'}' (set in {source}): {message}{shown}")
+    text = "invalid config: " + "; ".join(sentences)
+    return text if text.endswith("?") else text + "."
+
+
+def _source_of(key: str, origin: Mapping[str, str]) -> str:
+    if key in origin:
+        return origin[key]
+    matches = [src for k, src in origin.items() if k.startswith(key + ".") or key.startswith(k + ".")]
+    return matches[-1] if matches else "the defaults"
+
+
+def _valid_keys(loc: list[str]) -> list[str]:
+    """The field names of the config section at `loc` (empty when `loc` is not a section)."""
+    cls: Any = Config
+    for part in loc:
+        cls = typing.get_type_hints(cls).get(part)
+        if not dataclasses.is_dataclass(cls):
+            return []
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def to_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+def from_dict(values: Mapping[str, Any], source: str = "a run manifest") -> Config:
+    """Rebuild a Config from a stored, resolved config (e.g. a manifest's), validating it again."""
+    return build([Layer(source, values)])

@@ -1,0 +1,90 @@
+"""What a result depends on besides its config: package versions, the code's git commit, the device.
+
+Versions come from package metadata, so nothing is imported to read them; only `device()` imports torch.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from aidbench.errors import UserError
+
+# The distributions whose versions can change a number we report.
+TRACKED_PACKAGES = (
+    "aidbench",
+    "torch",
+    "torchvision",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "safetensors",
+    "open_clip_torch",
+    "clean-fid",
+    "cd-fvd",
+    "scipy",
+    "numpy",
+    "pandas",
+    "decord",
+    "av",
+    "pydantic",
+)
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_state(root: Path = SOURCE_ROOT) -> dict[str, Any] | None:
+    """The commit of the code that runs and whether it has uncommitted changes; None outside a checkout."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None  # installed inside some other repository: its commit says nothing about ours
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def python_platform() -> dict[str, str]:
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine()}
+
+
+def device(requested: str = "auto") -> dict[str, Any]:
+    """The device a stage runs on: kind, name and count of accelerators, and torch's build."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if requested == "cuda" and not cuda:
+        raise UserError(
+            "the config asks for device cuda, but torch sees no GPU; use --set device=cpu or auto."
+        )
+    kind = "cuda" if requested == "cuda" or (requested == "auto" and cuda) else "cpu"
+    info: dict[str, Any] = {
+        "kind": kind,
+        "torch": torch.__version__,
+        "cuda_build": torch.version.cuda,
+        "cpu_threads": torch.get_num_threads(),
+    }
+    if cuda:
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info

@@ -1,0 +1,163 @@
+"""Names → lazily imported objects, for models, datasets, metrics and report tables.
+
+The catalogue below is plain data: listing it imports nothing, so `aidbench ls` stays fast. An entry
+points at "module:attribute" and is imported only when `load` asks for it. An entry whose code has not
+landed yet carries the issue that builds it and no target; loading it says so plainly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aidbench.errors import NotBuiltError, UsageError, did_you_mean
+
+Kind = Literal["model", "dataset", "metric", "table"]
+KINDS: tuple[Kind, ...] = ("model", "dataset", "metric", "table")
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: Kind
+    name: str
+    summary: str
+    # "package.module:attribute"; None while the code is not built.
+    target: str | None = None
+    # The issue that builds it, for entries without a target.
+    issue: int | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.target is not None
+
+    @property
+    def status(self) -> str:
+        return "ready" if self.built else f"not built yet (issue #{self.issue})"
+
+
+def _entries() -> list[Entry]:
+    models = [
+        Entry(
+            "model",
+            "aid",
+            "AID: SVD + MCondition (DQFormer, MLLM states) + spatial/temporal adapters",
+            issue=5,
+        ),
+        Entry(
+            "model", "svd-zeroshot", "Stable Video Diffusion image-to-video, no text, no training", issue=6
+        ),
+        Entry("model", "svd-fullft", "SVD with every UNet parameter fine-tuned, no text", issue=6),
+        Entry(
+            "model", "opensora-zeroshot", "Open-Sora STDiT image-to-video with T5 text, no training", issue=6
+        ),
+        Entry("model", "opensora-fullft", "Open-Sora STDiT with every parameter fine-tuned", issue=6),
+        Entry("model", "vae-recon", "SVD VAE encode/decode of the ground truth: the upper baseline", issue=6),
+    ]
+    datasets = [
+        Entry("dataset", "ssv2", "Something-Something v2: webm or rawframes, label as instruction", issue=3),
+        Entry(
+            "dataset",
+            "bridge",
+            "BridgeData v2 trajectories, task folder name as instruction, 80/20 split",
+            issue=3,
+        ),
+        Entry("dataset", "epic", "Epic-Kitchens-100 rgb_frames, narration as instruction", issue=3),
+        Entry("dataset", "ucf101", "UCF-101 split 1, one written sentence per class", issue=3),
+        Entry(
+            "dataset", "synthtvp", "Embedded synthetic instruction-guided video prediction benchmark", issue=3
+        ),
+    ]
+    metrics = [
+        Entry(
+            "metric",
+            "fvd@seer",
+            "FVD, I3D logits, short side→224 + centre crop, N−1 (Seer/VideoGPT)",
+            issue=4,
+        ),
+        Entry(
+            "metric",
+            "fvd@styleganv",
+            "FVD, 2048 clips × 16 frames, squash resize, population covariance",
+            issue=4,
+        ),
+        Entry("metric", "kvd@seer", "KVD: polynomial-kernel MMD on the fvd@seer features", issue=4),
+        Entry("metric", "fid@clean-frames", "Per-frame FID through clean-fid (clean resize)", issue=4),
+        Entry("metric", "kid@clean-frames", "Per-frame KID through clean-fid", issue=4),
+        Entry("metric", "clipsim@vitb32", "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32", issue=4),
+        Entry("metric", "psnr@synthtvp", "PSNR against synthtvp ground truth", issue=4),
+        Entry("metric", "ssim@synthtvp", "SSIM against synthtvp ground truth", issue=4),
+        Entry(
+            "metric",
+            "trajectory-error@synthtvp",
+            "Per-object position error, objects found by colour",
+            issue=4,
+        ),
+        Entry(
+            "metric",
+            "instruction-accuracy@synthtvp",
+            "The named object moved as instructed, the others stayed",
+            issue=4,
+        ),
+        Entry(
+            "metric",
+            "counterfactual-accuracy@synthtvp",
+            "One first frame, each instruction its own outcome",
+            issue=4,
+        ),
+    ]
+    tables = [
+        Entry("table", name, spec_summary, target=f"aidbench.report.tables:{attr}")
+        for name, attr, spec_summary in (
+            ("main-results", "MAIN_RESULTS", "FVD on SSv2 / Bridge / Epic-100 (main paper)"),
+            (
+                "ablation-mcondition",
+                "ABLATION_MCONDITION",
+                "MCondition ablation, SSv2 FVD / KVD (main paper)",
+            ),
+            ("ablation-adapters", "ABLATION_ADAPTERS", "Adapter ablation, SSv2 FVD / KVD (main paper)"),
+            ("supp-table1", "SUPP_TABLE1", "UCF-101 class-conditioned prediction, FVD / FID (supp. Table 1)"),
+            (
+                "supp-table2",
+                "SUPP_TABLE2",
+                "Fine-tune strategies of SVD and Open-Sora, SSv2 FVD (supp. Table 2)",
+            ),
+            ("supp-table3", "SUPP_TABLE3", "Training time and memory, 16 frames (supp. Table 3)"),
+            ("supp-table4", "SUPP_TABLE4", "Training time and memory at ≥90% GPU memory (supp. Table 4)"),
+            ("supp-table5", "SUPP_TABLE5", "Zero-shot FVD on Epic-100 after SSv2 training (supp. Table 5)"),
+            (
+                "supp-table6",
+                "SUPP_TABLE6",
+                "Instruction following: FVD and CLIPScore on SSv2 (supp. Table 6)",
+            ),
+        )
+    ]
+    return models + datasets + metrics + tables
+
+
+CATALOGUE: dict[Kind, dict[str, Entry]] = {kind: {} for kind in KINDS}
+for _entry in _entries():
+    CATALOGUE[_entry.kind][_entry.name] = _entry
+
+
+def names(kind: Kind) -> list[str]:
+    return list(CATALOGUE[kind])
+
+
+def get(kind: Kind, name: str) -> Entry:
+    """The entry for `name`, or a UsageError with the closest registered name."""
+    entries = CATALOGUE[kind]
+    if name not in entries:
+        raise UsageError(
+            f"unknown {kind} '{name}'{did_you_mean(name, entries)} (see `aidbench ls {kind}s` for the {kind}s)"
+        )
+    return entries[name]
+
+
+def load(kind: Kind, name: str) -> Any:
+    """Import and return the object behind `name`; a clear error when it is not built yet."""
+    entry = get(kind, name)
+    if entry.target is None:
+        raise NotBuiltError(f"the {kind} '{name}' is registered but not built yet (issue #{entry.issue}).")
+    module_name, _, attr = entry.target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

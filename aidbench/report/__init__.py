@@ -1,0 +1,1 @@
+"""Reports: the paper's tables as data, and renderers that put our numbers beside the paper's."""

@@ -1,0 +1,275 @@
+"""Run folders: `<results>/runs/<stage>/<run-id>/manifest.json`, written atomically, resumable.
+
+A run is created `running`, ends `done` or `failed` (with the error), and a `done` run is never written
+again. `--resume RUN_ID` (or `latest`) reopens a run that did not finish, with the config stored in its
+manifest, and the stage continues from the `state` it saved. MANIFEST_FIELDS documents every key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aidbench import atomic, environment
+from aidbench.config import Config, from_dict
+from aidbench.errors import UsageError, UserError
+
+SCHEMA_VERSION = 1
+
+MANIFEST_FIELDS: dict[str, str] = {
+    "schema_version": "Version of this schema (an integer); bumped on any incompatible change.",
+    "run_id": "Name of the run folder: <UTC time>-<label>-<random>, or the id the user chose.",
+    "stage": "The stage that owns the run: data, train, sample, eval, report, bench or reproduce.",
+    "status": "running, done or failed. A done run is never written again.",
+    "error": "null, or {type, message} of the last failure ('interrupted' for Ctrl-C or SIGTERM).",
+    "config": "The fully resolved config (defaults, preset, file and overrides merged).",
+    "config_sha256": "sha256 of the canonical JSON of `config` without `paths`: equal hashes, equal settings.",
+    "seeds": "{run: the config's seed}; stages add the seeds they derive (e.g. per sample).",
+    "git": "{commit, dirty} of the aidbench source that ran, or null when it is not a git checkout.",
+    "packages": "Versions of the packages that can change a result (null when not installed).",
+    "python": "{python, platform, machine}.",
+    "device": "{kind, torch, cuda_build, cpu_threads[, gpus]} the stage ran on.",
+    "command": "argv of the invocation that created the run.",
+    "created_at": "UTC ISO-8601 time the run was created.",
+    "started_at": "UTC time the latest attempt started.",
+    "ended_at": "UTC time the latest attempt ended; null while running.",
+    "attempts": "One entry per start or resume: {started_at, ended_at, status, pid, host, command}.",
+    "state": "The stage's own progress record (finished sub-steps, last step, outputs), used to resume.",
+}
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def stage_dir(results_dir: str | Path, stage: str) -> Path:
+    return Path(results_dir) / "runs" / stage
+
+
+@dataclass
+class Run:
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    @property
+    def status(self) -> str:
+        return self.manifest["status"]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.manifest["state"]
+
+    @property
+    def config(self) -> Config:
+        return from_dict(self.manifest["config"], source=f"run {self.run_id}'s manifest")
+
+    def save(self) -> None:
+        if self.status == "done" and (self.path / "manifest.json").exists():
+            stored = json.loads((self.path / "manifest.json").read_text())
+            if stored.get("status") == "done":
+                raise UserError(f"run {self.run_id} is finished and is never written again.")
+        atomic.write_json(self.path / "manifest.json", self.manifest)
+
+    def update_state(self, **values: Any) -> None:
+        """Record progress (atomically), so an interrupted stage can resume from here."""
+        if self.status != "running":
+            raise UserError(f"run {self.run_id} is {self.status}; only a running run records progress.")
+        self.state.update(values)
+        self.save()
+
+    def _end(self, status: str, error: dict[str, str] | None) -> None:
+        ended = _now()
+        self.manifest.update(status=status, error=error, ended_at=ended)
+        self.manifest["attempts"][-1].update(status=status, ended_at=ended)
+        atomic.write_json(self.path / "manifest.json", self.manifest)
+
+
+def _claim(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+    except FileExistsError:
+        raise UserError(
+            f"run folder {path} already exists; a run is never overwritten: choose another --run-id, "
+            f"or continue it with --resume {path.name}."
+        ) from None
+    except OSError as err:
+        raise UserError(
+            f"cannot create the run folder {path}: {err.strerror or err}; "
+            "set a writable results folder with --set paths.results=DIR or AIDBENCH_RESULTS."
+        ) from None
+
+
+def _attempt(argv: list[str]) -> dict[str, Any]:
+    return {
+        "started_at": _now(),
+        "ended_at": None,
+        "status": "running",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": argv,
+    }
+
+
+def start_run(
+    stage: str,
+    config: Config,
+    *,
+    label: str | None = None,
+    run_id: str | None = None,
+    argv: list[str] | None = None,
+    device: dict[str, Any] | None = None,
+) -> Run:
+    """Create a new run folder and its manifest (status running)."""
+    argv = list(sys.argv if argv is None else argv)
+    if run_id is None:
+        label = re.sub(r"[^A-Za-z0-9._-]+", "-", label or config.preset or stage).strip("-") or stage
+        run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(2)}"
+    elif not _RUN_ID.match(run_id):
+        raise UsageError(
+            f"run id '{run_id}' is not allowed: use letters, digits, '.', '_' and '-' (no '/', no '..')."
+        )
+    path = stage_dir(config.paths.results, stage) / run_id
+    _claim(path)
+    now = _now()
+    manifest: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "stage": stage,
+        "status": "running",
+        "error": None,
+        "config": config.to_dict(),
+        "config_sha256": config.sha256(),
+        "seeds": {"run": config.seed},
+        "git": environment.git_state(),
+        "packages": environment.package_versions(),
+        "python": environment.python_platform(),
+        "device": device if device is not None else environment.device(config.device),
+        "command": argv,
+        "created_at": now,
+        "started_at": now,
+        "ended_at": None,
+        "attempts": [_attempt(argv)],
+        "state": {},
+    }
+    run = Run(path, manifest)
+    try:
+        run.save()
+    except BaseException:
+        if not (path / "manifest.json").exists():
+            path.rmdir()
+        raise
+    return run
+
+
+def load_run(results_dir: str | Path, stage: str, run_id: str) -> Run:
+    root = stage_dir(results_dir, stage)
+    if run_id == "latest":
+        unfinished = [r for r in list_runs(results_dir, stage) if r.status != "done"]
+        if not unfinished:
+            raise UserError(
+                f"no unfinished {stage} run under {root} to resume; start a new one without --resume."
+            )
+        return unfinished[-1]
+    if not _RUN_ID.match(run_id):
+        raise UsageError(f"run id '{run_id}' is not a valid run id (letters, digits, '.', '_', '-').")
+    path = root / run_id
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        known = ", ".join(r.run_id for r in list_runs(results_dir, stage)[-5:]) or "none"
+        raise UserError(f"no {stage} run '{run_id}' under {root} (recent runs: {known}).")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise UserError(
+            f"the manifest {manifest_path} cannot be read ({err}); the run cannot be resumed."
+        ) from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise UserError(
+            f"{manifest_path} has manifest schema {manifest.get('schema_version')!r}; "
+            f"this aidbench reads schema {SCHEMA_VERSION}."
+        )
+    return Run(path, manifest)
+
+
+def list_runs(results_dir: str | Path, stage: str) -> list[Run]:
+    """Readable runs of a stage, oldest first (unreadable folders are skipped)."""
+    runs = []
+    root = stage_dir(results_dir, stage)
+    for manifest_path in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        runs.append(Run(manifest_path.parent, manifest))
+    return sorted(runs, key=lambda r: (r.manifest.get("created_at") or "", r.run_id))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def resume_run(results_dir: str | Path, stage: str, run_id: str, argv: list[str] | None = None) -> Run:
+    """Reopen a run that did not finish; a finished run comes back unchanged (callers then do nothing)."""
+    run = load_run(results_dir, stage, run_id)
+    if run.status == "done":
+        return run
+    last = run.manifest["attempts"][-1]
+    if (
+        run.status == "running"
+        and last.get("host") == socket.gethostname()
+        and last.get("pid") != os.getpid()
+        and _alive(int(last.get("pid", -1)))
+    ):
+        raise UserError(
+            f"run {run.run_id} is still running (pid {last['pid']}); wait for it or stop it first."
+        )
+    run.config  # noqa: B018 -- re-validate the stored config before any work starts
+    if run.status == "running":  # the previous attempt died without a word (e.g. SIGKILL)
+        last.update(status="failed", ended_at=last.get("ended_at") or _now())
+    argv = list(sys.argv if argv is None else argv)
+    run.manifest["attempts"].append(_attempt(argv))
+    run.manifest.update(status="running", error=None, started_at=_now(), ended_at=None)
+    run.save()
+    return run
+
+
+@contextmanager
+def running(run: Run) -> Iterator[Run]:
+    """Mark the run done when the block finishes, failed (with the error) when it raises."""
+    try:
+        yield run
+    except (KeyboardInterrupt, SystemExit) as err:
+        code = getattr(err, "code", None)
+        if isinstance(err, SystemExit) and code in (0, None):
+            run._end("done", None)
+        else:
+            run._end("failed", {"type": "interrupted", "message": "stopped by Ctrl-C or a signal"})
+        raise
+    except BaseException as err:
+        run._end("failed", {"type": type(err).__name__, "message": str(err)})
+        raise
+    else:
+        run._end("done", None)

@@ -1,0 +1,158 @@
+"""The one table of weights aidbench knows, and how a weight is found on disk.
+
+Nothing is downloaded implicitly. A weight is resolved in this order: an explicit path (`--weights
+NAME=PATH`), then the weights folder (`paths.weights`, `$AIDBENCH_WEIGHTS`, default
+~/.cache/aidbench/weights) under its expected file name, then the places its reference implementation
+looks. A missing weight is one error naming the file, every place searched and where to get it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from aidbench.errors import UsageError, UserError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Weight:
+    name: str
+    # Path under the weights folder: a file, or a folder for multi-file (diffusers/transformers) weights.
+    filename: str
+    source: str
+    used_by: str
+    # sha256 of the file, where one is published; None where nobody publishes one.
+    sha256: str | None = None
+    # For folders: files that must exist inside.
+    required: tuple[str, ...] = ()
+    # Other places the reference implementation looks, tried after the weights folder.
+    also_at: tuple[str, ...] = ()
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.required)
+
+
+KNOWN: dict[str, Weight] = {
+    w.name: w
+    for w in (
+        Weight(
+            "i3d",
+            "i3d_pretrained_400.pt",
+            "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt "
+            "(the VideoGPT / Seer / cd-fvd InceptionI3d, Kinetics-400)",
+            "fvd@seer, kvd@seer, fvd@styleganv",
+        ),
+        Weight(
+            "i3d-torchscript",
+            "i3d_torchscript.pt",
+            "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1 (StyleGAN-V's TorchScript detector)",
+            "fvd@styleganv with its original detector",
+        ),
+        Weight(
+            "inception",
+            "inception-2015-12-05.pt",
+            "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
+            "fid@clean-frames, kid@clean-frames",
+            also_at=("/tmp/inception-2015-12-05.pt",),  # where clean-fid looks before downloading
+        ),
+        Weight(
+            "clip",
+            "ViT-B-32.pt",
+            "https://openaipublic.azureedge.net/clip/models/"
+            "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+            "clipsim@vitb32",
+            # OpenAI publishes each file's sha256 as the folder of its URL.
+            sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+        ),
+        Weight(
+            "svd",
+            "stable-video-diffusion-img2vid",
+            "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid (diffusers layout)",
+            "aid, svd-zeroshot, svd-fullft, vae-recon",
+            required=("model_index.json", "unet/config.json", "vae/config.json", "image_encoder/config.json"),
+        ),
+        Weight(
+            "clip-vit-h14",
+            "CLIP-ViT-H-14-laion2B-s32B-b79K/open_clip_model.safetensors",
+            "https://huggingface.co/laion/CLIP-ViT-H-14-laion2B-s32B-b79K (the text tower beside SVD's image tower)",
+            "aid (instruction and state text encoder)",
+        ),
+        Weight(
+            "llava",
+            "llava-1.5-7b-hf",
+            "https://huggingface.co/llava-hf/llava-1.5-7b-hf (transformers layout)",
+            "aid (MLLM state descriptions, `aidbench data states --backend llava`)",
+            required=("config.json", "tokenizer_config.json"),
+        ),
+    )
+}
+
+
+def get(name: str) -> Weight:
+    if name not in KNOWN:
+        raise UsageError(f"unknown weights '{name}'{did_you_mean(name, KNOWN)} (known: {', '.join(KNOWN)})")
+    return KNOWN[name]
+
+
+def candidates(weight: Weight, weights_dir: str | Path) -> list[Path]:
+    return [Path(weights_dir).expanduser() / weight.filename, *(Path(p) for p in weight.also_at)]
+
+
+def _present(weight: Weight, path: Path) -> bool:
+    if weight.is_folder:
+        return path.is_dir() and all((path / f).is_file() for f in weight.required)
+    return path.is_file()
+
+
+def locate(name: str, weights_dir: str | Path) -> Path | None:
+    weight = get(name)
+    return next((p for p in candidates(weight, weights_dir) if _present(weight, p)), None)
+
+
+def resolve(name: str, weights_dir: str | Path, explicit: str | Path | None = None) -> Path:
+    """The local path of weight `name`, or a UserError that says what to fetch and where to put it."""
+    weight = get(name)
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not _present(weight, path):
+            what = f"a folder holding {', '.join(weight.required)}" if weight.is_folder else "a file"
+            raise UserError(f"--weights {name}={path}: expected {what} there; get it from {weight.source}.")
+        return path
+    found = locate(name, weights_dir)
+    if found is not None:
+        return found
+    searched = ", ".join(str(p) for p in candidates(weight, weights_dir))
+    raise UserError(
+        f"weights '{name}' ({weight.filename}) not found; looked in: {searched}. "
+        f"Get it from {weight.source} and put it at {candidates(weight, weights_dir)[0]}, "
+        f"or pass --weights {name}=PATH."
+    )
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(name: str, path: str | Path) -> tuple[bool | None, str]:
+    """(ok, detail): True when the recorded sha256 matches, False when not, None when none is recorded."""
+    weight = get(name)
+    path = Path(path)
+    if weight.is_folder:
+        missing = [f for f in weight.required if not (path / f).is_file()]
+        return (
+            (False, f"missing {', '.join(missing)}")
+            if missing
+            else (None, "folder complete; no hash recorded")
+        )
+    actual = sha256_file(path)
+    if weight.sha256 is None:
+        return None, f"sha256 {actual} (none recorded to compare)"
+    if actual != weight.sha256:
+        return False, f"sha256 {actual} differs from the recorded {weight.sha256}"
+    return True, "sha256 matches"

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from aidbench import registry
+from aidbench.errors import NotBuiltError, UsageError
+from aidbench.report.tables import PaperTable
+
+
+def test_unknown_names_suggest_the_closest():
+    with pytest.raises(UsageError, match="unknown model 'aidd'; did you mean 'aid'"):
+        registry.get("model", "aidd")
+    with pytest.raises(UsageError, match="unknown metric 'fvd@sear'; did you mean 'fvd@seer'"):
+        registry.get("metric", "fvd@sear")
+    with pytest.raises(UsageError) as err:
+        registry.get("dataset", "imagenet")
+    assert "did you mean" not in str(err.value) and "aidbench ls datasets" in str(err.value)
+
+
+def test_entries_not_built_say_which_issue_builds_them():
+    with pytest.raises(NotBuiltError, match=r"the model 'aid' is registered but not built yet \(issue #5\)"):
+        registry.load("model", "aid")
+
+
+def test_built_entries_load_lazily():
+    table = registry.load("table", "main-results")
+    assert isinstance(table, PaperTable) and table.name == "main-results"
+    for name in registry.names("table"):
+        entry = registry.get("table", name)
+        assert entry.built and registry.load("table", name).name == name
+
+
+def test_the_catalogue_covers_the_paper():
+    assert {"aid", "svd-zeroshot", "svd-fullft", "opensora-zeroshot", "opensora-fullft", "vae-recon"} <= set(
+        registry.names("model")
+    )
+    assert {"ssv2", "bridge", "epic", "ucf101", "synthtvp"} <= set(registry.names("dataset"))
+    assert {"fvd@seer", "fvd@styleganv", "fid@clean-frames", "clipsim@vitb32"} <= set(
+        registry.names("metric")
+    )
+    for kind in registry.KINDS:
+        for entry in registry.CATALOGUE[kind].values():
+            assert entry.summary and (entry.built or entry.issue), entry
