@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from aidbench import registry
-from aidbench.errors import NotBuiltError, UsageError, UserError
+from aidbench.errors import NotBuiltError, UsageError, UserError, did_you_mean
 
 app = typer.Typer(
     name="aidbench",
@@ -100,13 +100,46 @@ def _parse_weights(items: list[str] | None) -> dict[str, str]:
 @data_app.command("verify", epilog="Example: aidbench data verify ssv2 --root /data/ssv2 --split validation")
 def data_verify(
     dataset: Annotated[str, typer.Argument(help="Registered dataset name.")],
-    root: Annotated[Path, typer.Option("--root", help="The dataset's root folder, in its official layout.")],
+    root: Annotated[
+        Path | None, typer.Option("--root", help="The dataset's root, in its official layout.")
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="Split to check.")] = "validation",
     as_json: Json = False,
+    preset: Preset = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
 ) -> None:
-    """Count the clips of a dataset: found, missing, corrupt, too short; frame-size statistics."""
-    registry.load("dataset", dataset)
-    raise NotBuiltError("`aidbench data verify` is not built yet (issue #3).")
+    """Read every clip of a split as training would: counts found, missing, corrupt, too short; frame sizes."""
+    from aidbench import runs
+    from aidbench.data.open import open_dataset
+    from aidbench.data.verify import verify
+
+    registry.get("dataset", dataset)
+    cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset})
+    data = open_dataset(cfg, split, root=root)
+    run = runs.start_run("data", cfg, label=f"verify-{dataset}-{data.split}")
+    with runs.running(run):
+        report_ = verify(data)
+        run.update_state(verify=report_)
+    if as_json:
+        typer.echo(json.dumps(report_))
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in report_["counts"].items())
+        typer.echo(f"{dataset}/{report_['split']} at {report_['root']}: {counts}")
+        for key in ("frames", "height", "width"):
+            if report_[key]:
+                typer.echo(
+                    f"  {key}: min {report_[key]['min']}, median {report_[key]['median']}, max {report_[key]['max']}"
+                )
+        for skipped in report_["skipped"][:20]:
+            typer.echo(f"  {skipped['kind']}: {skipped['clip_id']}: {skipped['detail']}")
+        if len(report_["skipped"]) > 20:
+            typer.echo(f"  … {len(report_['skipped']) - 20} more in {run.path / 'manifest.json'}")
+    if report_["bad_fraction"] > report_["max_bad_fraction"]:
+        raise UserError(
+            f"{report_['bad_fraction']:.1%} of the clips are unusable, more than data.max_corrupt_fraction="
+            f"{report_['max_bad_fraction']}; the list is in {run.path / 'manifest.json'}."
+        )
 
 
 @data_app.command(
@@ -114,13 +147,33 @@ def data_verify(
 )
 def data_export(
     dataset: Annotated[str, typer.Argument(help="Embedded dataset to write to disk (synthtvp).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write, in the SSv2 layout.")],
-    n: Annotated[int, typer.Option("--n", min=1, help="Number of clips.")] = 64,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write, in the SSv2 rawframes layout.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Clips per split.")] = 64,
     seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 0,
+    split: Annotated[
+        list[str] | None, typer.Option("--split", help="Split to write; repeatable (default: all three).")
+    ] = None,
+    preset: Preset = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
 ) -> None:
-    """Write an embedded benchmark to disk in a real dataset layout."""
-    registry.load("dataset", dataset)
-    raise NotBuiltError("`aidbench data export` is not built yet (issue #3).")
+    """Write an embedded benchmark to disk in a real dataset layout (resolution and length from the config)."""
+    from aidbench.data import synthtvp
+    from aidbench.data.export import export_synthtvp
+
+    if registry.get("dataset", dataset).name != "synthtvp":
+        raise UsageError(f"only synthtvp is generated in code; '{dataset}' already lives on disk.")
+    splits = tuple(split or synthtvp.SPLITS)
+    for name in splits:
+        if name not in synthtvp.SPLITS:
+            raise UsageError(f"synthtvp has no split '{name}'{did_you_mean(name, synthtvp.SPLITS)}.")
+    cfg = _resolve(preset, config_file, overrides)
+    summary = export_synthtvp(out, n, seed, cfg.data.resolution, cfg.data.num_frames, splits)
+    typer.echo(
+        f"wrote {summary['clips_written']} new clips to {out} "
+        f"({', '.join(f'{k} {v}' for k, v in summary['splits'].items())}; "
+        f"{cfg.data.resolution}px, {cfg.data.num_frames} frames, seed {seed})"
+    )
 
 
 # ------------------------------------------------------------------ train / sample / eval

@@ -47,6 +47,8 @@ class DataConfig:
     # uniform: Seer's resampling of the whole clip; stride: every k-th frame from an offset; consecutive.
     frame_sampling: Literal["uniform", "stride", "consecutive"] = "uniform"
     frame_stride: int = Field(1, gt=0)
+    # First frame read by stride/consecutive sampling.
+    frame_offset: int = Field(0, ge=0)
     # Cap on the clips a stage reads (None: all), e.g. UCF-101's 2,048 test samples.
     max_clips: int | None = Field(None, gt=0)
     # [ours] Stop with an error when more than this fraction of videos is corrupt.

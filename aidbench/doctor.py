@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aidbench import environment, registry, weights
 from aidbench.config import Config
-
-# Datasets that ship in code and need nothing on disk.
-EMBEDDED_DATASETS = {"synthtvp"}
-
-
-def dataset_root(config: Config, name: str) -> Path:
-    if config.data.root and config.data.dataset == name:
-        return Path(config.data.root).expanduser()
-    return Path(config.paths.data).expanduser() / name
+from aidbench.data.open import EMBEDDED, dataset_root
 
 
 def diagnose(config: Config) -> dict[str, Any]:
@@ -33,7 +24,7 @@ def diagnose(config: Config) -> dict[str, Any]:
         }
     datasets = {}
     for name in registry.names("dataset"):
-        if name in EMBEDDED_DATASETS:
+        if name in EMBEDDED:
             datasets[name] = {"found": "embedded", "searched": []}
             continue
         root = dataset_root(config, name)

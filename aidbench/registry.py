@@ -55,18 +55,22 @@ def _entries() -> list[Entry]:
         Entry("model", "vae-recon", "SVD VAE encode/decode of the ground truth: the upper baseline", issue=6),
     ]
     datasets = [
-        Entry("dataset", "ssv2", "Something-Something v2: webm or rawframes, label as instruction", issue=3),
-        Entry(
-            "dataset",
-            "bridge",
-            "BridgeData v2 trajectories, task folder name as instruction, 80/20 split",
-            issue=3,
-        ),
-        Entry("dataset", "epic", "Epic-Kitchens-100 rgb_frames, narration as instruction", issue=3),
-        Entry("dataset", "ucf101", "UCF-101 split 1, one written sentence per class", issue=3),
-        Entry(
-            "dataset", "synthtvp", "Embedded synthetic instruction-guided video prediction benchmark", issue=3
-        ),
+        Entry("dataset", name, summary, target=f"aidbench.data.{module}")
+        for name, module, summary in (
+            ("ssv2", "ssv2:SSv2", "Something-Something v2: webm or rawframes, label as instruction"),
+            (
+                "bridge",
+                "bridge:Bridge",
+                "BridgeData v2 trajectories, task folder name as instruction, 80/20 split",
+            ),
+            ("epic", "epic:Epic", "Epic-Kitchens-100 rgb_frames segments, narration as instruction"),
+            ("ucf101", "ucf101:UCF101", "UCF-101 split 1, one written sentence per class"),
+            (
+                "synthtvp",
+                "synthtvp:SynthTVP",
+                "Embedded synthetic instruction-guided video prediction benchmark",
+            ),
+        )
     ]
     metrics = [
         Entry(

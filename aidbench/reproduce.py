@@ -29,6 +29,34 @@ class Outcome:
     status: str
 
 
+def _data(config: Config, run: Run) -> dict[str, Any]:
+    """Check the evaluation split; synthtvp is first exported to disk and read back as SSv2."""
+    from aidbench.data.clips import ClipSampling
+    from aidbench.data.open import EMBEDDED, open_dataset
+    from aidbench.data.verify import verify
+
+    split = config.data.eval_split
+    produced: dict[str, Any] = {}
+    if config.data.dataset in EMBEDDED:
+        from aidbench.data import synthtvp
+        from aidbench.data.export import export_synthtvp
+        from aidbench.data.ssv2 import SSv2
+
+        out = run.path / "data" / config.data.dataset
+        n = config.data.max_clips or synthtvp.SPLIT_SIZES[split]
+        produced["export"] = export_synthtvp(
+            out, n, config.seed, config.data.resolution, config.data.num_frames, splits=(split,)
+        )
+        dataset = SSv2(out, split, ClipSampling.from_config(config.data), max_bad_fraction=0.0)
+    else:
+        dataset = open_dataset(config, split)
+    report = verify(dataset)
+    if report["bad_fraction"] > report["max_bad_fraction"]:
+        run.update_state(data_verify=report)  # the failed run keeps the list of unusable clips
+        dataset.check_bad_fraction()  # raises TooManyBadClips
+    return {**produced, "verify": report}
+
+
 def _report(config: Config, run: Run) -> dict[str, Any]:
     from aidbench.report.build import build_report
 
@@ -37,7 +65,7 @@ def _report(config: Config, run: Run) -> dict[str, Any]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("data", None, issue=3),
+    Stage("data", _data),
     Stage("train", None, issue=5),
     Stage("sample", None, issue=5),
     Stage("eval", None, issue=4),

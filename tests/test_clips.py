@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torchvision.transforms import v2 as T
+
+from aidbench.config import resolve
+from aidbench.data.clips import (
+    ClipSampling,
+    TooShort,
+    from_model,
+    resize_center_crop,
+    sample_frames,
+    to_model,
+)
+
+
+def _video(t, h=8, w=8, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(t, h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("length", [16, 17, 23, 45, 100])
+def test_uniform_resampling_is_seers_trilinear_cast(length):
+    frames = _video(length)
+    sampling = ClipSampling(num_frames=16, num_ref_frames=1, resolution=8, mode="uniform")
+    ours = sample_frames(frames, sampling).astype(np.float64)
+    x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].double()  # (1, C, T, H, W)
+    reference = F.interpolate(x, size=(16, 8, 8), mode="trilinear")[0].permute(1, 2, 3, 0).numpy()
+    assert np.abs(ours - reference).max() <= 0.5 + 1e-9  # ours rounds to uint8
+    if length == 16:
+        np.testing.assert_array_equal(sample_frames(frames, sampling), frames)
+
+
+def test_stride_and_consecutive_pick_exact_frames():
+    frames = _video(30)
+    stride = ClipSampling(num_frames=4, num_ref_frames=1, resolution=8, mode="stride", stride=3, offset=2)
+    np.testing.assert_array_equal(sample_frames(frames, stride), frames[[2, 5, 8, 11]])
+    consecutive = ClipSampling(num_frames=5, num_ref_frames=2, resolution=8, mode="consecutive", offset=25)
+    np.testing.assert_array_equal(sample_frames(frames, consecutive), frames[25:30])
+    with pytest.raises(TooShort, match="30 frames, the clip needs 31"):
+        ClipSampling(num_frames=6, num_ref_frames=2, resolution=8, mode="consecutive", offset=25).plan(30)
+    with pytest.raises(TooShort):
+        ClipSampling(num_frames=16, num_ref_frames=1, resolution=8).plan(15)
+
+
+def test_sampling_comes_from_the_config():
+    cfg = resolve(overrides=["data.frame_sampling=stride", "data.frame_stride=2", "data.frame_offset=1"])
+    sampling = ClipSampling.from_config(cfg.data)
+    assert (sampling.mode, sampling.stride, sampling.offset, sampling.num_frames) == ("stride", 2, 1, 16)
+    assert sampling.required_frames() == 1 + 15 * 2 + 1
+
+
+@pytest.mark.parametrize(("h", "w"), [(240, 427), (480, 360), (64, 64), (50, 30)])
+def test_resize_and_crop_match_torchvision(h, w):
+    frames = _video(3, h, w)
+    ours = resize_center_crop(frames, 32)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    reference = T.CenterCrop(32)(T.Resize(32, antialias=True)(x)).round().clamp(0, 255)
+    assert ours.shape == (3, 32, 32, 3)
+    assert np.abs(ours.astype(int) - reference.permute(0, 2, 3, 1).numpy()).max() <= 1
+
+
+def test_model_range_round_trips():
+    frames = _video(4, 6, 5)
+    x = to_model(frames)
+    assert x.shape == (4, 3, 6, 5) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    assert float(to_model(np.full((1, 1, 1, 3), 255, np.uint8)).max()) == 1.0
+    np.testing.assert_array_equal(from_model(x), frames)
+    np.testing.assert_array_equal(
+        from_model(torch.full((1, 3, 2, 2), 7.0)), np.full((1, 2, 2, 3), 255, np.uint8)
+    )
