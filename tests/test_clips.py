@@ -11,8 +11,8 @@ from aidbench.data.clips import (
     ClipSampling,
     TooShort,
     from_model,
+    read_clip,
     resize_center_crop,
-    sample_frames,
     to_model,
 )
 
@@ -25,24 +25,34 @@ def _video(t, h=8, w=8, seed=0):
 def test_uniform_resampling_is_seers_trilinear_cast(length):
     frames = _video(length)
     sampling = ClipSampling(num_frames=16, num_ref_frames=1, resolution=8, mode="uniform")
-    ours = sample_frames(frames, sampling).astype(np.float64)
+    ours = read_clip(frames, sampling)[0].astype(np.float64)  # 8×8 frames at resolution 8: no resize
     x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].double()  # (1, C, T, H, W)
     reference = F.interpolate(x, size=(16, 8, 8), mode="trilinear")[0].permute(1, 2, 3, 0).numpy()
-    assert np.abs(ours - reference).max() <= 0.5 + 1e-9  # ours rounds to uint8
+    assert np.abs(ours - reference).max() <= 0.5 + 1e-4  # ours rounds to uint8 (float32 blend)
     if length == 16:
-        np.testing.assert_array_equal(sample_frames(frames, sampling), frames)
+        np.testing.assert_array_equal(read_clip(frames, sampling)[0], frames)
 
 
 def test_stride_and_consecutive_pick_exact_frames():
     frames = _video(30)
     stride = ClipSampling(num_frames=4, num_ref_frames=1, resolution=8, mode="stride", stride=3, offset=2)
-    np.testing.assert_array_equal(sample_frames(frames, stride), frames[[2, 5, 8, 11]])
+    np.testing.assert_array_equal(read_clip(frames, stride)[0], frames[[2, 5, 8, 11]])
     consecutive = ClipSampling(num_frames=5, num_ref_frames=2, resolution=8, mode="consecutive", offset=25)
-    np.testing.assert_array_equal(sample_frames(frames, consecutive), frames[25:30])
+    np.testing.assert_array_equal(read_clip(frames, consecutive)[0], frames[25:30])
     with pytest.raises(TooShort, match="30 frames, the clip needs 31"):
         ClipSampling(num_frames=6, num_ref_frames=2, resolution=8, mode="consecutive", offset=25).plan(30)
     with pytest.raises(TooShort):
         ClipSampling(num_frames=16, num_ref_frames=1, resolution=8).plan(15)
+
+
+def test_frames_are_resized_before_they_are_blended_as_seer_does():
+    frames = _video(24, 12, 20)
+    sampling = ClipSampling(num_frames=16, num_ref_frames=1, resolution=8)
+    x = torch.from_numpy(resize_center_crop(frames, 8)).permute(3, 0, 1, 2)[None].double()
+    reference = F.interpolate(x, size=(16, 8, 8), mode="trilinear")[0].permute(1, 2, 3, 0).numpy()
+    clip, source_size = read_clip(frames, sampling)
+    assert source_size == (12, 20) and clip.shape == (16, 8, 8, 3)
+    assert np.abs(clip - reference).max() <= 0.5 + 1e-4
 
 
 def test_sampling_comes_from_the_config():
