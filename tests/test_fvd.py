@@ -1,0 +1,104 @@
+"""Our I3D and FVD against cd-fvd's (the VideoGPT / Seer / TATS I3D), with input-sensitive random weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from cdfvd.third_party.i3d.pytorch_i3d import InceptionI3d as ReferenceI3d
+from cdfvd.third_party.i3d.utils import frechet_distance as reference_frechet
+from cdfvd.third_party.i3d.utils import preprocess_i3d as reference_squash
+
+from aidbench.errors import UserError
+from aidbench.metrics import fvd, i3d
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """Random I3D weights whose BatchNorm statistics come from a batch, so features depend on the input."""
+    torch.manual_seed(0)
+    reference = ReferenceI3d(400, in_channels=3)
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm3d):
+            module.momentum = None  # cumulative average over the calibration batch
+            module.reset_running_stats()
+    reference.train()
+    with torch.no_grad():
+        reference(torch.rand(2, 3, 10, 224, 224) * 2 - 1)
+    path = tmp_path_factory.mktemp("i3d") / "i3d_pretrained_400.pt"
+    torch.save(reference.state_dict(), path)
+    return path
+
+
+def _videos(n, t=10, h=64, w=80, seed=0, shift=0):
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, size=(n, t, h // 8, w // 8, 3))
+    return np.clip(coarse.repeat(8, 2).repeat(8, 3) + shift, 0, 255).astype(np.uint8)
+
+
+def test_our_i3d_loads_the_released_layout_and_matches_the_reference_logits(weights):
+    ours = i3d.load(weights)
+    reference = ReferenceI3d(400, in_channels=3)
+    reference.load_state_dict(torch.load(weights, weights_only=True))
+    reference.eval()
+    x = torch.rand(2, 3, 10, 224, 224) * 2 - 1
+    with torch.inference_mode():
+        expected = reference(x)
+        assert (ours(x) - expected).abs().max() < 1e-5
+        features = fvd.I3DFeatures.from_model(ours, fvd.SEER)
+        cl = torch.from_numpy(features(_videos(2, h=224, w=224)))
+    assert expected.shape == (2, 400)
+    assert (expected[0] - expected[1]).abs().mean() > 1e-3  # the weights are input-sensitive
+    assert cl.shape == (2, 400)
+
+
+def test_seer_preprocessing_is_videogpts(weights):
+    videos = _videos(2, h=48, w=72)
+    ours = fvd.preprocess(videos, fvd.SEER)
+    # VideoGPT: per video, /255, short side → 224 with the long side rounded up, floor-centred crop, -0.5, ×2
+    expected = []
+    for video in torch.from_numpy(videos):
+        x = video.permute(0, 3, 1, 2).float() / 255.0
+        size = (224, math.ceil(72 * 224 / 48))
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        left = (x.shape[3] - 224) // 2
+        expected.append((x[:, :, :, left : left + 224].permute(1, 0, 2, 3) - 0.5) * 2)
+    assert (ours - torch.stack(expected)).abs().max() < 1e-6
+
+
+def test_squash_preprocessing_is_cd_fvds():
+    videos = _videos(2, t=18, h=48, w=72)
+    assert (fvd.preprocess(videos, fvd.STYLEGANV) - reference_squash(videos[:, :16])).abs().max() < 1e-5
+
+
+def test_fvd_matches_cd_fvd_where_settings_agree(weights):
+    model = i3d.load(weights)
+    features = fvd.I3DFeatures.from_model(model, fvd.SEER, batch_size=4)
+    real = features(_videos(12, seed=1))
+    fake = features(_videos(12, seed=2))
+    other = features(_videos(12, seed=3, shift=90))
+    # cd-fvd's torch implementation: N−1 covariance, SVD square roots (float64 here).
+    expected = reference_frechet(torch.from_numpy(real), torch.from_numpy(fake)).item()
+    with pytest.warns(UserWarning, match="rank-deficient"):
+        ours = fvd.fvd(real, fake, fvd.SEER)
+    assert ours == pytest.approx(expected, rel=1e-6)
+    with pytest.warns(UserWarning):
+        assert fvd.fvd(real, other, fvd.SEER) > 2 * ours > 0  # different inputs, clearly different distances
+    assert fvd.kvd(real, other) > fvd.kvd(real, fake)
+
+
+def test_too_few_frames_and_wrong_weights_are_clear(weights, tmp_path):
+    model = i3d.load(weights)
+    with pytest.raises(ValueError, match="at least 9 frames"):
+        model(torch.zeros(1, 3, 8, 224, 224))
+    bad = tmp_path / "other.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(UserError, match="is not the InceptionI3d\\(400\\) checkpoint"):
+        i3d.load(bad)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read I3D weights"):
+        i3d.load(garbage)
