@@ -232,9 +232,7 @@ def sample(
 )
 def eval_(
     metric: Annotated[list[str], typer.Option("--metric", "-m", help="Registered metric; repeatable.")],
-    run: Annotated[
-        str | None, typer.Option("--run", help="A sampling run to score against its dataset.")
-    ] = None,
+    run: Annotated[str | None, typer.Option("--run", help="A sampling run (id or folder) to score.")] = None,
     real: Annotated[
         Path | None, typer.Option("--real", help="Folder of real videos (files or frame folders).")
     ] = None,
@@ -242,6 +240,7 @@ def eval_(
     weights_opt: Annotated[
         list[str] | None, typer.Option("--weights", help="NAME=PATH for a metric's weights; repeatable.")
     ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
     as_json: Json = False,
     preset: Preset = None,
     config_file: ConfigFile = None,
@@ -249,9 +248,13 @@ def eval_(
     dry_run: DryRun = False,
 ) -> None:
     """Score samples with metrics whose names carry their protocol (fvd@seer, fid@clean-frames, …)."""
+    from aidbench import atomic, runs
+    from aidbench.metrics import evaluate
+    from aidbench.metrics.videoset import load_folder
+
     for name in metric:
         registry.get("metric", name)
-    _parse_weights(weights_opt)
+    explicit = _parse_weights(weights_opt)
     if (run is None) == (real is None and fake is None):
         raise UsageError("give either --run SAMPLES_RUN, or both --real DIR and --fake DIR.")
     if run is None and (real is None or fake is None):
@@ -262,11 +265,40 @@ def eval_(
                 f"{folder} is not a folder; --real and --fake take folders of videos or frame folders."
             )
     cfg = _resolve(preset, config_file, overrides, {"eval.metrics": list(metric)})
+    run_dir = None
+    if run is not None:
+        run_dir = Path(run) if Path(run).is_dir() else runs.stage_dir(cfg.paths.results, "sample") / run
+        cfg = runs.load_run(run_dir.parent.parent.parent, "sample", run_dir.name).config
     _check_names(cfg)
     if dry_run:
         return _print_config(cfg)
-    for name in metric:
-        registry.load("metric", name)
+    metrics = evaluate.metric_objects(list(metric))
+    ctx = evaluate.context(cfg, metrics, explicit, device)  # a missing weight fails here, before any reading
+    if run_dir is not None:
+        real_set, fake_set = evaluate.run_sets(cfg, run_dir)
+    else:
+        real_set, fake_set = load_folder(real, "real videos"), load_folder(fake, "generated videos")
+    record_run = runs.start_run("eval", cfg, label="eval")
+    with runs.running(record_run):
+        records = evaluate.evaluate(metrics, real_set, fake_set, ctx)
+        lines = "".join(r.to_json() + "\n" for r in records)
+        atomic.write_text(record_run.path / "records.jsonl", lines)
+        record_run.update_state(
+            records=str(record_run.path / "records.jsonl"),
+            sources={"real": str(real or run), "generated": str(fake or run)},
+            skipped={"real": real_set.skipped, "generated": fake_set.skipped},
+        )
+    if as_json:
+        typer.echo(lines, nl=False)
+        return
+    for r in records:
+        typer.echo(
+            f"{r.metric:<34} {r.value:.4f}  [{r.ci_low:.4f}, {r.ci_high:.4f}] {r.confidence:.0%}  "
+            f"n_real {r.n_real}, n_fake {r.n_fake}"
+        )
+        for note in r.warnings:
+            typer.echo(f"  warning: {note}")
+    typer.echo(f"records: {record_run.path / 'records.jsonl'}")
 
 
 # ------------------------------------------------------------------ report / bench / reproduce
@@ -482,6 +514,69 @@ def weights_verify(
         raise UserError(
             "some weights do not match their recorded sha256; fetch them again from their source."
         )
+
+
+@weights_app.command("fetch", epilog="Example: aidbench weights fetch i3d")
+def weights_fetch(
+    names: Annotated[list[str], typer.Argument(help="Weights to download (single files only).")],
+    url: Annotated[
+        str | None, typer.Option("--url", help="Download from this URL instead (one name).")
+    ] = None,
+    preset: Preset = None,
+) -> None:
+    """Download weights into the weights folder (needs internet), checking the recorded sha256."""
+    from aidbench import weights
+
+    cfg = _resolve(preset, None, ())
+    if url and len(names) != 1:
+        raise UsageError("--url goes with exactly one weights name.")
+    for name in names:
+        weights.get(name)
+    for name in names:
+        typer.echo(f"{name:<16} {weights.fetch(name, cfg.paths.weights, url)}")
+
+
+stats_app = typer.Typer(
+    help="The feature cache: features stored by extractor and clip content.", no_args_is_help=True
+)
+app.add_typer(stats_app, name="stats")
+
+
+@stats_app.command("ls", epilog="Example: aidbench stats ls")
+def stats_ls(preset: Preset = None, as_json: Json = False) -> None:
+    """List cached feature sets: key, family, protocol, clips, size."""
+    from aidbench.metrics.cache import FeatureCache
+
+    cfg = _resolve(preset, None, ())
+    entries = FeatureCache(Path(cfg.paths.results) / "cache" / "features").entries()
+    if as_json:
+        typer.echo(json.dumps(entries))
+        return
+    if not entries:
+        typer.echo("the feature cache is empty.")
+    for e in entries:
+        protocol = e.get("protocol", {}).get("name", e.get("resize", ""))
+        typer.echo(
+            f"{e['key']}  {e['family']:<17} {protocol:<16} {e['clips']:>6} clips  {e['bytes'] / 1e6:.1f} MB"
+        )
+
+
+@stats_app.command("rm", epilog="Example: aidbench stats rm 3fa2c1")
+def stats_rm(
+    key: Annotated[str | None, typer.Argument(help="Key or key prefix to remove.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Remove every cached feature set.")] = False,
+    preset: Preset = None,
+) -> None:
+    """Remove cached features by key prefix, or all of them."""
+    from aidbench.metrics.cache import FeatureCache
+
+    if (key is None) == (not all_):
+        raise UsageError("give a KEY prefix or --all.")
+    cfg = _resolve(preset, None, ())
+    removed = FeatureCache(Path(cfg.paths.results) / "cache" / "features").remove("" if all_ else key)
+    if not removed:
+        raise UserError(f"no cached features match '{key}'; see `aidbench stats ls`.")
+    typer.echo(f"removed {len(removed)}: {', '.join(removed)}")
 
 
 @app.command(epilog="Example: aidbench doctor --json")

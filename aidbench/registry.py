@@ -73,42 +73,36 @@ def _entries() -> list[Entry]:
         )
     ]
     metrics = [
-        Entry(
-            "metric",
-            "fvd@seer",
-            "FVD, I3D logits, short side→224 + centre crop, N−1 (Seer/VideoGPT)",
-            issue=4,
-        ),
-        Entry(
-            "metric",
-            "fvd@styleganv",
-            "FVD, 2048 clips × 16 frames, squash resize, population covariance",
-            issue=4,
-        ),
-        Entry("metric", "kvd@seer", "KVD: polynomial-kernel MMD on the fvd@seer features", issue=4),
-        Entry("metric", "fid@clean-frames", "Per-frame FID through clean-fid (clean resize)", issue=4),
-        Entry("metric", "kid@clean-frames", "Per-frame KID through clean-fid", issue=4),
-        Entry("metric", "clipsim@vitb32", "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32", issue=4),
-        Entry("metric", "psnr@synthtvp", "PSNR against synthtvp ground truth", issue=4),
-        Entry("metric", "ssim@synthtvp", "SSIM against synthtvp ground truth", issue=4),
-        Entry(
-            "metric",
-            "trajectory-error@synthtvp",
-            "Per-object position error, objects found by colour",
-            issue=4,
-        ),
-        Entry(
-            "metric",
-            "instruction-accuracy@synthtvp",
-            "The named object moved as instructed, the others stayed",
-            issue=4,
-        ),
-        Entry(
-            "metric",
-            "counterfactual-accuracy@synthtvp",
-            "One first frame, each instruction its own outcome",
-            issue=4,
-        ),
+        Entry("metric", name, summary, target=f"aidbench.metrics.suite:{attr}")
+        for name, attr, summary in (
+            ("fvd@seer", "FVD_SEER", "FVD, I3D logits, short side→224 + centre crop, N−1 (Seer/VideoGPT)"),
+            (
+                "fvd@styleganv",
+                "FVD_STYLEGANV",
+                "FVD, 2048 clips × 16 frames, squash resize, population covariance",
+            ),
+            ("kvd@seer", "KVD_SEER", "KVD: polynomial-kernel MMD on the fvd@seer features"),
+            ("fid@clean-frames", "FID_CLEAN", "Per-frame FID through clean-fid (clean resize)"),
+            ("kid@clean-frames", "KID_CLEAN", "Per-frame KID through clean-fid"),
+            ("clipsim@vitb32", "CLIPSIM_VITB32", "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32"),
+            ("psnr@synthtvp", "PSNR_SYNTHTVP", "PSNR against synthtvp ground truth, predicted frames"),
+            ("ssim@synthtvp", "SSIM_SYNTHTVP", "SSIM against synthtvp ground truth, predicted frames"),
+            (
+                "trajectory-error@synthtvp",
+                "TRAJECTORY_SYNTHTVP",
+                "Per-object position error, objects found by colour",
+            ),
+            (
+                "instruction-accuracy@synthtvp",
+                "INSTRUCTION_SYNTHTVP",
+                "The named object moved as instructed, others stayed",
+            ),
+            (
+                "counterfactual-accuracy@synthtvp",
+                "COUNTERFACTUAL_SYNTHTVP",
+                "One first frame, each instruction its own outcome",
+            ),
+        )
     ]
     tables = [
         Entry("table", name, spec_summary, target=f"aidbench.report.tables:{attr}")

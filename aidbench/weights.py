@@ -9,6 +9,7 @@ looks. A missing weight is one error naming the file, every place searched and w
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ class Weight:
     name: str
     # Path under the weights folder: a file, or a folder for multi-file (diffusers/transformers) weights.
     filename: str
+    # Where to get it: a direct download URL for single files, else the page of the release.
     source: str
     used_by: str
     # sha256 of the file, where one is published; None where nobody publishes one.
@@ -32,6 +34,11 @@ class Weight:
     @property
     def is_folder(self) -> bool:
         return bool(self.required)
+
+    @property
+    def url(self) -> str | None:
+        """The direct download URL (the first word of `source`) for single files; None for folders."""
+        return None if self.is_folder else self.source.split()[0]
 
 
 KNOWN: dict[str, Weight] = {
@@ -124,10 +131,14 @@ def resolve(name: str, weights_dir: str | Path, explicit: str | Path | None = No
     if found is not None:
         return found
     searched = ", ".join(str(p) for p in candidates(weight, weights_dir))
+    how = (
+        f"run `aidbench weights fetch {name}` (downloads {weight.url})"
+        if weight.url
+        else f"download {weight.source} into {candidates(weight, weights_dir)[0]}"
+    )
     raise UserError(
         f"weights '{name}' ({weight.filename}) not found; looked in: {searched}. "
-        f"Get it from {weight.source} and put it at {candidates(weight, weights_dir)[0]}, "
-        f"or pass --weights {name}=PATH."
+        f"To get it, {how}, or pass --weights {name}=PATH."
     )
 
 
@@ -156,3 +167,36 @@ def verify(name: str, path: str | Path) -> tuple[bool | None, str]:
     if actual != weight.sha256:
         return False, f"sha256 {actual} differs from the recorded {weight.sha256}"
     return True, "sha256 matches"
+
+
+def fetch(name: str, weights_dir: str | Path, url: str | None = None, timeout: float = 60.0) -> Path:
+    """Download a single-file weight to its expected path (atomically), then check its sha256 if recorded."""
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    weight = get(name)
+    source = url or weight.url
+    if source is None:
+        raise UserError(f"weights '{name}' is a folder of files; download {weight.source} by hand.")
+    target = candidates(weight, weights_dir)[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source, timeout=timeout) as response:
+            while block := response.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+        if weight.sha256 and digest.hexdigest() != weight.sha256:
+            raise UserError(
+                f"downloaded {source} has sha256 {digest.hexdigest()}, not the recorded {weight.sha256}; kept nothing."
+            )
+        os.replace(tmp, target)
+    except (urllib.error.URLError, OSError) as err:
+        raise UserError(
+            f"cannot download weights '{name}' from {source}: {getattr(err, 'reason', err)}."
+        ) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target

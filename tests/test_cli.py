@@ -39,6 +39,9 @@ COMMANDS = [
     ["model-info"],
     ["weights", "list"],
     ["weights", "verify"],
+    ["weights", "fetch"],
+    ["stats", "ls"],
+    ["stats", "rm"],
     ["doctor"],
 ]
 

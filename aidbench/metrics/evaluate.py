@@ -1,0 +1,64 @@
+"""`aidbench eval`: score generated videos against real ones with registered metrics.
+
+Two sources: two folders of videos (`--real`, `--fake`, like clean-fid's folder mode), or a sampling run
+(`--run`), whose samples are `<run>/samples/<clip id>/frame_*.png` (+ meta.json) and whose real clips are
+read from the run's dataset and split with its clip sampling. Weights are resolved before any video is
+read; features go through the cache, so an interrupted evaluation resumes clip by clip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aidbench import registry, weights
+from aidbench.config import Config
+from aidbench.errors import UserError
+from aidbench.metrics.cache import FeatureCache
+from aidbench.metrics.suite import Context, Record
+from aidbench.metrics.videoset import VideoSet, load_folder
+
+
+def metric_objects(names: list[str]) -> list:
+    return [registry.load("metric", name) for name in names]
+
+
+def context(config: Config, metrics: list, explicit: dict[str, str], device: str = "cpu") -> Context:
+    """Resolve every weight the metrics need (one clear error for a missing one) and the feature cache."""
+    needed = {w for metric in metrics for w in metric.weights}
+    if "i3d-torchscript" in explicit:
+        needed.add("i3d-torchscript")
+    resolved = {
+        name: weights.resolve(name, config.paths.weights, explicit.get(name)) for name in sorted(needed)
+    }
+    return Context(
+        weights=resolved,
+        device=device,
+        bootstrap_samples=config.eval.bootstrap_samples,
+        confidence=config.eval.confidence,
+        seed=config.seed,
+        num_ref_frames=config.data.num_ref_frames,
+        cache=FeatureCache(Path(config.paths.results) / "cache" / "features"),
+        synthtvp_seed=config.seed if config.data.dataset == "synthtvp" else None,
+    )
+
+
+def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
+    """The real clips of a sampling run's dataset split, and its samples, matched by clip id."""
+    from aidbench.data.open import open_dataset
+
+    fake = load_folder(samples_run / "samples", "generated videos")
+    dataset = open_dataset(config, config.data.eval_split)
+    wanted = set(fake.names)
+    dataset.refs = [ref for ref in dataset.refs if ref.clip_id in wanted]
+    clips = list(dataset)
+    real = VideoSet(None, [c.clip_id for c in clips], [c.frames for c in clips])
+    missing = wanted - set(real.names)
+    if missing:
+        raise UserError(
+            f"{len(missing)} samples have no readable real clip in {dataset.name}/{dataset.split}."
+        )
+    return real, fake
+
+
+def evaluate(metrics: list, real: VideoSet, fake: VideoSet, ctx: Context) -> list[Record]:
+    return [metric.compute(real, fake, ctx) for metric in metrics]

@@ -1,0 +1,317 @@
+"""The registered metrics: each turns a real and a generated VideoSet into one Record with its interval.
+
+A Record carries the value, a bootstrap interval over clips, both sample counts, the full protocol and
+the sha256 of the detector weights, so a number never travels without what defines it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aidbench.errors import UserError
+from aidbench.metrics import bootstrap, fvd, kernel, synthetic
+from aidbench.metrics.cache import FeatureCache
+from aidbench.metrics.frechet import RankDeficientWarning, fit, frechet_distance
+from aidbench.metrics.videoset import VideoSet
+
+
+@dataclass
+class Record:
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    bootstrap_samples: int
+    n_real: int
+    n_fake: int
+    protocol: dict[str, Any]
+    weights_sha256: dict[str, str | None]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass
+class Context:
+    weights: dict[str, Path] = field(default_factory=dict)
+    device: str = "cpu"
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+    num_ref_frames: int = 1
+    cache: FeatureCache | None = None
+    # Prebuilt detectors by weight name (tests pass random-weight networks of the real architectures).
+    models: dict[str, Any] = field(default_factory=dict)
+    # synthtvp's generator seed when the real clips come from the dataset rather than an export.
+    synthtvp_seed: int | None = None
+
+
+def _features(ctx: Context, description: dict, videos: list[np.ndarray], compute, label: str) -> np.ndarray:
+    if ctx.cache is None:
+        return np.concatenate([compute(videos[i : i + 8]) for i in range(0, len(videos), 8)])
+    return ctx.cache.features(description, videos, compute, label=label)
+
+
+def _same_length(real: VideoSet, fake: VideoSet) -> None:
+    lengths = {v.shape[0] for v in real.videos} | {v.shape[0] for v in fake.videos}
+    if len(lengths) > 1:
+        raise UserError(
+            f"clip lengths differ between or within the real and generated videos ({sorted(lengths)} frames); "
+            "score clips of one length (generated clips include their reference frames)."
+        )
+
+
+@dataclass(frozen=True)
+class VideoDistance:
+    """FVD or KVD on I3D logits."""
+
+    name: str
+    protocol: fvd.VideoProtocol
+    kind: str  # "fvd" or "kvd"
+    weights: tuple[str, ...] = ("i3d",)
+
+    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+        _same_length(real, fake)
+        protocol = self.protocol
+        weight = "i3d"
+        if protocol.name == "styleganv" and "i3d-torchscript" in ctx.weights:
+            protocol, weight = (
+                fvd.VideoProtocol(**{**protocol.to_dict(), "detector": "i3d-torchscript"}),
+                "i3d-torchscript",
+            )
+        if weight in ctx.models:
+            extractor = fvd.I3DFeatures.from_model(ctx.models[weight], protocol, ctx.device)
+        else:
+            extractor = fvd.I3DFeatures(ctx.weights[weight], protocol, ctx.device)
+        description = {
+            "family": "i3d-logits",
+            "protocol": protocol.to_dict(),
+            "weights_sha256": extractor.weights_sha256,
+        }
+        real_f = _features(ctx, description, real.videos, lambda v: extractor(np.stack(v)), "I3D real")
+        fake_f = _features(ctx, description, fake.videos, lambda v: extractor(np.stack(v)), "I3D generated")
+        notes = []
+        if protocol.expected_clips and min(len(real), len(fake)) < protocol.expected_clips:
+            notes.append(
+                f"{protocol.name} is defined on {protocol.expected_clips} clips; this used {len(real)} real, {len(fake)} generated"
+            )
+
+        def value(i, j) -> float:
+            if self.kind == "kvd":
+                return kernel.mmd2(real_f[i], fake_f[j])
+            return frechet_distance(fit(real_f[i], protocol.ddof), fit(fake_f[j], protocol.ddof))
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RankDeficientWarning)
+            if self.kind == "fvd":
+                result = fvd.fvd(real_f, fake_f, protocol, (real.names, fake.names))
+            else:
+                result = value(np.arange(len(real)), np.arange(len(fake)))
+        notes += sorted({str(w.message) for w in caught})
+        low, high = bootstrap.two_sample_interval(
+            value, len(real), len(fake), ctx.bootstrap_samples, ctx.confidence, ctx.seed
+        )
+        return Record(
+            self.name,
+            result,
+            low,
+            high,
+            ctx.confidence,
+            ctx.bootstrap_samples,
+            len(real),
+            len(fake),
+            {"metric": self.kind, **protocol.to_dict()},
+            {weight: extractor.weights_sha256},
+            notes,
+        )
+
+
+@dataclass(frozen=True)
+class FrameDistance:
+    """FID or KID over individual frames through clean-fid."""
+
+    name: str
+    kind: str  # "fid" or "kid"
+    frames: str = "all"  # "all" or "predicted"
+    weights: tuple[str, ...] = ("inception",)
+    # Each resample recomputes a 2048-d distance: the interval uses at most this many.
+    max_bootstrap: int = 50
+
+    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+        from aidbench.metrics.fid import InceptionFeatures, frame_features
+
+        _same_length(real, fake)
+        model = ctx.models.get("inception") or InceptionFeatures(ctx.weights["inception"], ctx.device)
+        sha = getattr(model, "weights_sha256", None)
+        skip = ctx.num_ref_frames if self.frames == "predicted" else 0
+        description = {
+            "family": "inception-frames",
+            "resize": "clean-fid clean",
+            "weights_sha256": sha,
+            "skip": skip,
+        }
+
+        def per_video(videos):
+            return np.stack([frame_features(v[skip:], model).reshape(-1) for v in videos])
+
+        real_f = _features(ctx, description, real.videos, per_video, "Inception real")
+        fake_f = _features(ctx, description, fake.videos, per_video, "Inception generated")
+        frames_per_clip = real.videos[0].shape[0] - skip
+        real_frames = real_f.reshape(len(real), frames_per_clip, -1)
+        fake_frames = fake_f.reshape(len(fake), frames_per_clip, -1)
+
+        def value(i, j) -> float:
+            a = real_frames[i].reshape(-1, real_frames.shape[-1])
+            b = fake_frames[j].reshape(-1, fake_frames.shape[-1])
+            if self.kind == "kid":
+                return kernel.kernel_distance(a, b, seed=ctx.seed)
+            return frechet_distance(fit(a), fit(b))
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RankDeficientWarning)
+            result = value(np.arange(len(real)), np.arange(len(fake)))
+        resamples = min(ctx.bootstrap_samples, self.max_bootstrap)
+        low, high = bootstrap.two_sample_interval(
+            value, len(real), len(fake), resamples, ctx.confidence, ctx.seed
+        )
+        protocol = {
+            "metric": self.kind,
+            "library": "clean-fid",
+            "mode": "clean",
+            "frames": self.frames,
+            "reference_frames_skipped": skip,
+            "covariance": "N-1",
+            "bootstrap_over": "clips",
+        }
+        return Record(
+            self.name,
+            result,
+            low,
+            high,
+            ctx.confidence,
+            resamples,
+            len(real),
+            len(fake),
+            protocol,
+            {"inception": sha},
+            sorted({str(w.message) for w in caught}),
+        )
+
+
+@dataclass(frozen=True)
+class CLIPSim:
+    name: str = "clipsim@vitb32"
+    weights: tuple[str, ...] = ("clip",)
+
+    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+        from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
+
+        missing = [n for n in fake.names if n not in fake.instructions]
+        if missing:
+            raise UserError(
+                f"CLIPSIM needs each generated video's instruction; none for {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''} (add instructions.json or meta.json)."
+            )
+        scorer = ctx.models.get("clip") or CLIPSimilarity(ctx.weights["clip"], ctx.device)
+        scores = [
+            scorer.video_score(v, fake.instructions[n]) for n, v in zip(fake.names, fake.videos, strict=True)
+        ]
+        low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
+        protocol = {
+            "metric": "clipsim",
+            "model": f"open_clip {ARCHITECTURE} (OpenAI weights)",
+            "scale": 100,
+            "frames": "all",
+            "reduction": "mean over frames, then over videos",
+        }
+        return Record(
+            self.name,
+            float(np.mean(scores)),
+            low,
+            high,
+            ctx.confidence,
+            ctx.bootstrap_samples,
+            len(real),
+            len(fake),
+            protocol,
+            {"clip": scorer.weights_sha256},
+        )
+
+
+@dataclass(frozen=True)
+class SynthMetric:
+    name: str
+    weights: tuple[str, ...] = ()
+
+    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+        from aidbench.data import synthtvp
+
+        meta = real.root / "synthtvp.json" if real.root else None
+        if meta is not None and meta.is_file():
+            seed = json.loads(meta.read_text())["seed"]
+        elif ctx.synthtvp_seed is not None:
+            seed = ctx.synthtvp_seed
+        else:
+            raise UserError(
+                f"{self.name} needs --real to be a synthtvp export (with synthtvp.json), got {real.root}."
+            )
+        truths, fakes = {}, {}
+        for name, video in zip(fake.names, fake.videos, strict=True):
+            try:
+                split, index = synthtvp.parse_clip_id(name)
+            except ValueError as err:
+                raise UserError(f"{self.name}: generated video {err}.") from None
+            if video.shape[1] != video.shape[2]:
+                raise UserError(
+                    f"{self.name}: {name} is {video.shape[1]}×{video.shape[2]}; synthtvp frames are square."
+                )
+            truths[name] = synthetic.Truth.of_episode(
+                synthtvp.episode(seed, split, index), video.shape[0], video.shape[1]
+            )
+            fakes[name] = video
+        scores = list(synthetic.score(self.name, fakes, truths, ctx.num_ref_frames).values())
+        if not scores:
+            raise UserError(
+                f"{self.name}: no complete counterfactual group of {synthtvp.GROUP_SIZE} clips to score."
+            )
+        low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
+        protocol = {
+            "metric": self.name.split("@")[0],
+            "benchmark": "synthtvp",
+            "seed": seed,
+            "reference_frames": ctx.num_ref_frames,
+            "exact": True,
+        }
+        return Record(
+            self.name,
+            float(np.mean(scores)),
+            low,
+            high,
+            ctx.confidence,
+            ctx.bootstrap_samples,
+            len(real),
+            len(scores),
+            protocol,
+            {},
+        )
+
+
+FVD_SEER = VideoDistance("fvd@seer", fvd.SEER, "fvd")
+KVD_SEER = VideoDistance("kvd@seer", fvd.SEER, "kvd")
+FVD_STYLEGANV = VideoDistance("fvd@styleganv", fvd.STYLEGANV, "fvd")
+FID_CLEAN = FrameDistance("fid@clean-frames", "fid")
+KID_CLEAN = FrameDistance("kid@clean-frames", "kid", max_bootstrap=20)
+CLIPSIM_VITB32 = CLIPSim()
+PSNR_SYNTHTVP = SynthMetric("psnr@synthtvp")
+SSIM_SYNTHTVP = SynthMetric("ssim@synthtvp")
+TRAJECTORY_SYNTHTVP = SynthMetric("trajectory-error@synthtvp")
+INSTRUCTION_SYNTHTVP = SynthMetric("instruction-accuracy@synthtvp")
+COUNTERFACTUAL_SYNTHTVP = SynthMetric("counterfactual-accuracy@synthtvp")

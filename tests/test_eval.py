@@ -1,0 +1,301 @@
+"""`aidbench eval` end to end on tiny inputs: folders, a sampling run, records, caching, weights, errors."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from aidbench import runs, weights
+from aidbench.config import resolve
+from aidbench.data.export import export_synthtvp
+from aidbench.data.video import write_png_frames
+from aidbench.errors import UserError
+from aidbench.metrics import fvd, i3d
+from aidbench.metrics.cache import FeatureCache
+from aidbench.metrics.suite import FID_CLEAN, Context
+from aidbench.metrics.videoset import load_folder
+
+RECORD_KEYS = {"metric", "value", "ci_low", "ci_high", "n_real", "n_fake", "protocol"}
+
+
+def _clips(folder, n, seed, t=10, size=32, shift=0):
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        coarse = rng.integers(0, 256, size=(t, size // 8, size // 8, 3))
+        frames = np.clip(coarse.repeat(8, 1).repeat(8, 2) + shift, 0, 255).astype(np.uint8)
+        write_png_frames(folder / f"clip{i:03d}", frames)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def i3d_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    model = i3d.InceptionI3d()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm3d):
+            module.momentum = None
+            module.reset_running_stats()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(2, 3, 10, 224, 224) * 2 - 1)
+    path = tmp_path_factory.mktemp("w") / "i3d_pretrained_400.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_synthtvp_metrics_from_folders(cli, tmp_path):
+    real = tmp_path / "real"
+    export_synthtvp(real, n=8, seed=4, resolution=32, num_frames=8, splits=("test",))
+    fake = tmp_path / "fake"
+    shutil.copytree(real / "rawframes", fake)
+    result = cli(
+        "eval",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--json",
+        "--set",
+        "eval.bootstrap_samples=50",
+        "--metric",
+        "instruction-accuracy@synthtvp",
+        "--metric",
+        "counterfactual-accuracy@synthtvp",
+        "--metric",
+        "psnr@synthtvp",
+    )
+    assert result.code == 0, result.err
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert [r["metric"] for r in records] == [
+        "instruction-accuracy@synthtvp",
+        "counterfactual-accuracy@synthtvp",
+        "psnr@synthtvp",
+    ]
+    assert all(set(r) >= RECORD_KEYS for r in records)
+    assert records[0]["value"] == 1.0 and records[1]["value"] == 1.0 and records[2]["value"] == 100.0
+    assert records[0]["n_fake"] == 8 and records[0]["protocol"]["seed"] == 4
+    (stored,) = (tmp_path / "results/runs/eval").glob("*/records.jsonl")
+    assert [json.loads(x)["metric"] for x in stored.read_text().splitlines()] == [
+        r["metric"] for r in records
+    ]
+
+
+def test_fvd_from_folders_with_local_weights_and_the_cache(cli, tmp_path, i3d_weights):
+    real, fake, other = (
+        _clips(tmp_path / "real", 6, 1),
+        _clips(tmp_path / "fake", 6, 2),
+        _clips(tmp_path / "other", 6, 3, shift=100),
+    )
+    args = [
+        "--metric",
+        "fvd@seer",
+        "--metric",
+        "kvd@seer",
+        "--weights",
+        f"i3d={i3d_weights}",
+        "--json",
+        "--set",
+        "eval.bootstrap_samples=10",
+    ]
+    near = cli("eval", "--real", str(real), "--fake", str(fake), *args)
+    assert near.code == 0, near.err
+    fvd_near, kvd_near = (json.loads(line) for line in near.out.splitlines())
+    assert fvd_near["protocol"]["resize"] == "short-side-crop" and fvd_near["protocol"]["ddof"] == 1
+    assert fvd_near["weights_sha256"]["i3d"] == weights.sha256_file(i3d_weights)
+    assert fvd_near["ci_low"] <= fvd_near["value"] <= fvd_near["ci_high"] or fvd_near["ci_low"] > 0
+    assert any("rank-deficient" in w for w in fvd_near["warnings"])
+    far = cli("eval", "--real", str(real), "--fake", str(other), *args)
+    fvd_far = json.loads(far.out.splitlines()[0])
+    assert fvd_far["value"] > 1.5 * fvd_near["value"] > 0
+    listed = cli("stats", "ls", "--json")
+    (entry,) = json.loads(listed.out)
+    assert entry["clips"] == 18 and entry["family"] == "i3d-logits"  # real features computed once
+    again = cli("eval", "--real", str(real), "--fake", str(fake), *args)
+    assert json.loads(again.out.splitlines()[0])["value"] == fvd_near["value"]
+    removed = cli("stats", "rm", entry["key"][:6])
+    assert removed.code == 0 and cli("stats", "ls").out.strip() == "the feature cache is empty."
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("no-weights", "weights 'i3d' (i3d_pretrained_400.pt) not found; looked in"),
+        ("one-video", "1 samples cannot give a covariance"),
+        ("lengths", "clip lengths differ"),
+        ("empty", "holds no videos"),
+    ],
+)
+def test_eval_errors_are_one_sentence(cli, tmp_path, i3d_weights, setup, message):
+    real = _clips(tmp_path / "real", 3, 1)
+    fake = tmp_path / "fake"
+    if setup == "one-video":
+        _clips(fake, 1, 2)
+        real = _clips(tmp_path / "real1", 1, 1)
+    elif setup == "lengths":
+        _clips(fake, 3, 2, t=12)
+    elif setup == "empty":
+        fake.mkdir()
+    else:
+        _clips(fake, 3, 2)
+    extra = [] if setup == "no-weights" else ["--weights", f"i3d={i3d_weights}"]
+    result = cli(
+        "eval",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--metric",
+        "fvd@seer",
+        *extra,
+        "--set",
+        "eval.bootstrap_samples=0",
+    )
+    assert result.code == 1, result
+    assert message in result.err and "Traceback" not in result.err
+    if setup == "no-weights":
+        assert "aidbench weights fetch i3d" in result.err
+
+
+def test_eval_of_a_sampling_run_reads_the_real_clips_from_its_dataset(cli, tmp_path):
+    from aidbench.data import synthtvp
+
+    cfg = resolve(preset="smoke", overrides=["data.max_clips=8"])
+    run = runs.start_run("sample", cfg, run_id="s1", argv=[], device={"kind": "cpu"})
+    for index in range(8):
+        ep = synthtvp.episode(cfg.seed, "test", index)
+        folder = write_png_frames(run.path / "samples" / ep.clip_id, synthtvp.render(ep, 8, 32))
+        (folder / "meta.json").write_text(json.dumps({"instruction": ep.instruction, "seed": index}))
+    with runs.running(run):
+        pass
+    result = cli("eval", "--run", "s1", "--metric", "instruction-accuracy@synthtvp", "--json")
+    assert result.code == 0, result.err
+    record = json.loads(result.out)
+    assert record["value"] == 1.0 and record["n_real"] == 8
+
+
+def test_per_frame_fid_matches_clean_fid_on_the_same_folders(tmp_path):
+    from cleanfid import fid as cleanfid
+
+    torch.manual_seed(0)
+    extractor = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 5, stride=4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()
+    ).eval()
+
+    def model(x):
+        return extractor(x / 255.0)
+
+    real, fake = _clips(tmp_path / "real", 5, 1, t=6), _clips(tmp_path / "fake", 5, 2, t=6, shift=40)
+    # clean-fid scores folders of images: lay every frame out flat
+    for source in (real, fake):
+        flat = tmp_path / f"flat_{source.name}"
+        flat.mkdir()
+        for clip in sorted(source.iterdir()):
+            for frame in sorted(clip.iterdir()):
+                shutil.copy(frame, flat / f"{clip.name}_{frame.name}")
+    expected = cleanfid.compute_fid(
+        str(tmp_path / "flat_real"),
+        str(tmp_path / "flat_fake"),
+        mode="clean",
+        custom_feat_extractor=model,
+        device=torch.device("cpu"),
+        num_workers=0,
+        verbose=False,
+    )
+    ctx = Context(models={"inception": model}, bootstrap_samples=0)
+    record = FID_CLEAN.compute(load_folder(real, "real"), load_folder(fake, "fake"), ctx)
+    assert record.value == pytest.approx(expected, rel=1e-6)
+    assert record.protocol["frames"] == "all" and record.n_real == 5
+
+
+def test_clipsim_is_100_times_the_mean_frame_text_cosine():
+    import open_clip
+
+    from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
+
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms(ARCHITECTURE, pretrained=None)
+    scorer = CLIPSimilarity(None, model=model, preprocess=preprocess)
+    frames = np.random.default_rng(0).integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+    score = scorer.video_score(frames, "Putting jar on a surface")
+    from PIL import Image
+
+    with torch.inference_mode():
+        image = model.encode_image(torch.stack([preprocess(Image.fromarray(f)) for f in frames]))
+        text = model.encode_text(open_clip.get_tokenizer(ARCHITECTURE)(["Putting jar on a surface"]))
+        cosine = torch.nn.functional.cosine_similarity(image, text)
+    assert score == pytest.approx(100 * float(cosine.mean()), rel=1e-5)
+    # torchmetrics' CLIPScore is max(100 · cos, 0) per pair: the same wherever the cosine is positive.
+    assert (
+        float(torch.clamp(100 * cosine, min=0).mean()) == pytest.approx(score, rel=1e-5) or (cosine < 0).any()
+    )
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_weights_fetch_downloads_from_a_local_server(cli, tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "i3d_pretrained_400.pt").write_bytes(b"weights!")
+    handler = lambda *a, **k: _Quiet(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/i3d_pretrained_400.pt"
+    try:
+        fetched = cli("weights", "fetch", "i3d", "--url", url)
+        assert fetched.code == 0, fetched.err
+        assert (tmp_path / "weights/i3d_pretrained_400.pt").read_bytes() == b"weights!"
+        monkeypatch.setitem(
+            weights.KNOWN, "i3d", weights.Weight("i3d", "i3d_pretrained_400.pt", url, "fvd", sha256="0" * 64)
+        )
+        (tmp_path / "weights/i3d_pretrained_400.pt").unlink()
+        bad = cli("weights", "fetch", "i3d")
+        assert bad.code == 1 and "not the recorded" in bad.err
+        assert not list((tmp_path / "weights").iterdir())  # nothing half-written kept
+    finally:
+        server.shutdown()
+        server.server_close()
+    refused = cli("weights", "fetch", "i3d", "--url", url)
+    assert refused.code == 1 and "cannot download weights 'i3d'" in refused.err
+    with pytest.raises(UserError, match="folder of files"):
+        weights.fetch("svd", tmp_path / "weights")
+
+
+def test_feature_cache_resumes_clip_by_clip(tmp_path):
+    cache = FeatureCache(tmp_path / "cache")
+    videos = [np.full((2, 4, 4, 3), i, np.uint8) for i in range(5)]
+    calls = []
+
+    def compute(batch):
+        calls.append(len(batch))
+        return np.stack([[float(v[0, 0, 0, 0])] for v in batch])
+
+    first = cache.features({"k": 1}, videos[:3], compute, batch_size=2)
+    again = cache.features({"k": 1}, videos, compute, batch_size=2)
+    assert calls == [2, 1, 2]  # the three cached clips were not recomputed
+    assert again[:, 0].tolist() == [0, 1, 2, 3, 4] and first.shape == (3, 1)
+    other = cache.features({"k": 2}, videos[:1], compute)
+    assert calls[-1] == 1 and other.shape == (1, 1)
+
+
+def test_fvd_protocol_records_say_everything():
+    protocol = fvd.STYLEGANV.to_dict()
+    assert protocol == {
+        "name": "styleganv",
+        "resize": "squash",
+        "ddof": 0,
+        "include_reference": True,
+        "num_frames": 16,
+        "expected_clips": 2048,
+        "detector": "i3d",
+        "features": "I3D Kinetics-400 logits (400-d), averaged over time",
+    }
