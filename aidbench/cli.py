@@ -322,42 +322,49 @@ def report(
         typer.echo(f"wrote {path}")
 
 
-@app.command(
-    epilog="Example: aidbench bench decode --clips 24 --out results/benchmarks/video_decode_cpu.json"
-)
+BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i3d": "I3D features"}
+
+
+@app.command(epilog="Example: aidbench bench frechet --out results/benchmarks/frechet_2048_cpu.json")
 def bench(
-    what: Annotated[str, typer.Argument(help="train, sample or decode.")],
+    what: Annotated[str, typer.Argument(help="train, sample, decode, frechet or i3d.")],
     model: Annotated[str, typer.Option("--model", help="Registered model (train, sample).")] = "aid",
     preset: Preset = None,
-    clips: Annotated[int, typer.Option("--clips", min=2, help="Videos to decode (decode).")] = 24,
+    clips: Annotated[
+        int | None, typer.Option("--clips", min=2, help="Clips to process (decode, i3d).")
+    ] = None,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Timed rounds; the median is kept.")] = 3,
     out: Annotated[Path | None, typer.Option("--out", help="Write the record to this JSON file.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Speed and memory: training s/iter, peak memory and largest batch (Tables 3-4), or video decoding."""
-    if what not in ("train", "sample", "decode"):
-        raise UsageError(f"bench measures 'train', 'sample' or 'decode', not '{what}'.")
+    """Speed and memory: training s/iter, peak memory, largest batch (Tables 3-4); decoding; metrics."""
+    if what not in ("train", "sample", *BENCHMARKS):
+        raise UsageError(f"bench measures train, sample, {', '.join(BENCHMARKS)}; not '{what}'.")
+    if what in ("train", "sample"):
+        registry.get("model", model)
+        _resolve(preset, None, ())
+        raise NotBuiltError("`aidbench bench train|sample` is not built yet (issue #8).")
+    import importlib
+
+    from aidbench import atomic
+
+    module = importlib.import_module(f"aidbench.bench.{what}")
+    kwargs = {"rounds": rounds, **({"clips": clips} if clips else {})}
     if what == "decode":
         import tempfile
 
-        from aidbench.bench import decode
-
         with tempfile.TemporaryDirectory(prefix="aidbench-decode-") as work:
-            record = decode.run(Path(work), clips=clips, rounds=rounds)
-        record["command"] = sys.argv
-        if out is not None:
-            decode.write(record, out)
-        if as_json:
-            typer.echo(json.dumps(record))
-        else:
-            typer.echo(
-                f"ours {record['ours_clips_per_s']} clips/s, straightforward PyAV loop "
-                f"{record['baseline_clips_per_s']} clips/s: {record['speedup']}x ({record['what']})"
-            )
-        return
-    registry.get("model", model)
-    _resolve(preset, None, ())
-    raise NotBuiltError("`aidbench bench train|sample` is not built yet (issue #8).")
+            record = module.run(Path(work), **kwargs)
+    else:
+        record = module.run(**kwargs)
+    record["command"] = sys.argv
+    if out is not None:
+        atomic.write_text(out, json.dumps(record, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps(record))
+    else:
+        summary = {k: v for k, v in record.items() if k not in ("device", "packages", "python", "command")}
+        typer.echo(json.dumps(summary, indent=1))
 
 
 @app.command(epilog="Example: aidbench reproduce --preset smoke")

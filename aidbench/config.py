@@ -104,6 +104,8 @@ class EvalConfig:
     metrics: list[str] = dataclasses.field(default_factory=lambda: ["fvd@seer"])
     bootstrap_samples: int = Field(1000, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
+    # Frames that per-frame metrics (FID, KID, CLIPSIM) score: all, or only the predicted ones.
+    frames: Literal["all", "predicted"] = "all"
 
 
 @dataclass(config=_STRICT)

@@ -299,3 +299,18 @@ def test_fvd_protocol_records_say_everything():
         "detector": "i3d",
         "features": "I3D Kinetics-400 logits (400-d), averaged over time",
     }
+
+
+def test_per_frame_metrics_can_leave_out_the_reference_frames(tmp_path):
+    real, fake = _clips(tmp_path / "real", 4, 1, t=6), _clips(tmp_path / "fake", 4, 2, t=6)
+    seen = []
+
+    def model(x):
+        seen.append(x.shape[0])
+        return x.mean(dim=(2, 3))
+
+    for frames, expected in (("all", 6 * 4), ("predicted", 5 * 4)):
+        seen.clear()
+        ctx = Context(models={"inception": model}, bootstrap_samples=0, frames=frames, num_ref_frames=1)
+        record = FID_CLEAN.compute(load_folder(real, "real"), load_folder(fake, "fake"), ctx)
+        assert sum(seen) == 2 * expected and record.protocol["frames"] == frames

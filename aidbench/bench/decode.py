@@ -8,7 +8,6 @@ spaced frames and resizes them one by one with PIL, as typical training code doe
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -116,9 +115,3 @@ def run(work_dir: Path, clips: int = 24, rounds: int = 3) -> dict[str, Any]:
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-def write(record: dict[str, Any], out: Path) -> Path:
-    from aidbench import atomic
-
-    return atomic.write_text(out, json.dumps(record, indent=2) + "\n")

@@ -37,6 +37,7 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
         confidence=config.eval.confidence,
         seed=config.seed,
         num_ref_frames=config.data.num_ref_frames,
+        frames=config.eval.frames,
         cache=FeatureCache(Path(config.paths.results) / "cache" / "features"),
         synthtvp_seed=config.seed if config.data.dataset == "synthtvp" else None,
     )

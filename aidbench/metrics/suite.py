@@ -47,6 +47,8 @@ class Context:
     confidence: float = 0.95
     seed: int = 0
     num_ref_frames: int = 1
+    # Frames per-frame metrics score: "all", or "predicted" (the reference frames left out).
+    frames: str = "all"
     cache: FeatureCache | None = None
     # Prebuilt detectors by weight name (tests pass random-weight networks of the real architectures).
     models: dict[str, Any] = field(default_factory=dict)
@@ -140,7 +142,6 @@ class FrameDistance:
 
     name: str
     kind: str  # "fid" or "kid"
-    frames: str = "all"  # "all" or "predicted"
     weights: tuple[str, ...] = ("inception",)
     # Each resample recomputes a 2048-d distance: the interval uses at most this many.
     max_bootstrap: int = 50
@@ -151,7 +152,7 @@ class FrameDistance:
         _same_length(real, fake)
         model = ctx.models.get("inception") or InceptionFeatures(ctx.weights["inception"], ctx.device)
         sha = getattr(model, "weights_sha256", None)
-        skip = ctx.num_ref_frames if self.frames == "predicted" else 0
+        skip = ctx.num_ref_frames if ctx.frames == "predicted" else 0
         description = {
             "family": "inception-frames",
             "resize": "clean-fid clean",
@@ -186,7 +187,7 @@ class FrameDistance:
             "metric": self.kind,
             "library": "clean-fid",
             "mode": "clean",
-            "frames": self.frames,
+            "frames": ctx.frames,
             "reference_frames_skipped": skip,
             "covariance": "N-1",
             "bootstrap_over": "clips",
@@ -221,15 +222,17 @@ class CLIPSim:
                 f"{' …' if len(missing) > 5 else ''} (add instructions.json or meta.json)."
             )
         scorer = ctx.models.get("clip") or CLIPSimilarity(ctx.weights["clip"], ctx.device)
+        skip = ctx.num_ref_frames if ctx.frames == "predicted" else 0
         scores = [
-            scorer.video_score(v, fake.instructions[n]) for n, v in zip(fake.names, fake.videos, strict=True)
+            scorer.video_score(v[skip:], fake.instructions[n])
+            for n, v in zip(fake.names, fake.videos, strict=True)
         ]
         low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
         protocol = {
             "metric": "clipsim",
             "model": f"open_clip {ARCHITECTURE} (OpenAI weights)",
             "scale": 100,
-            "frames": "all",
+            "frames": ctx.frames,
             "reduction": "mean over frames, then over videos",
         }
         return Record(
