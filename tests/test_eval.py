@@ -16,7 +16,7 @@ from aidbench.config import resolve
 from aidbench.data.export import export_synthtvp
 from aidbench.data.video import write_png_frames
 from aidbench.errors import UserError
-from aidbench.metrics import fvd, i3d
+from aidbench.metrics import fvd
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.suite import FID_CLEAN, Context
 from aidbench.metrics.videoset import load_folder
@@ -31,22 +31,6 @@ def _clips(folder, n, seed, t=10, size=32, shift=0):
         frames = np.clip(coarse.repeat(8, 1).repeat(8, 2) + shift, 0, 255).astype(np.uint8)
         write_png_frames(folder / f"clip{i:03d}", frames)
     return folder
-
-
-@pytest.fixture(scope="module")
-def i3d_weights(tmp_path_factory):
-    torch.manual_seed(0)
-    model = i3d.InceptionI3d()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm3d):
-            module.momentum = None
-            module.reset_running_stats()
-    model.train()
-    with torch.no_grad():
-        model(torch.rand(2, 3, 10, 224, 224) * 2 - 1)
-    path = tmp_path_factory.mktemp("w") / "i3d_pretrained_400.pt"
-    torch.save(model.state_dict(), path)
-    return path
 
 
 def test_synthtvp_metrics_from_folders(cli, tmp_path):

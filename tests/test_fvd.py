@@ -16,33 +16,16 @@ from aidbench.errors import UserError
 from aidbench.metrics import fvd, i3d
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """Random I3D weights whose BatchNorm statistics come from a batch, so features depend on the input."""
-    torch.manual_seed(0)
-    reference = ReferenceI3d(400, in_channels=3)
-    for module in reference.modules():
-        if isinstance(module, torch.nn.BatchNorm3d):
-            module.momentum = None  # cumulative average over the calibration batch
-            module.reset_running_stats()
-    reference.train()
-    with torch.no_grad():
-        reference(torch.rand(2, 3, 10, 224, 224) * 2 - 1)
-    path = tmp_path_factory.mktemp("i3d") / "i3d_pretrained_400.pt"
-    torch.save(reference.state_dict(), path)
-    return path
-
-
 def _videos(n, t=10, h=64, w=80, seed=0, shift=0):
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, size=(n, t, h // 8, w // 8, 3))
     return np.clip(coarse.repeat(8, 2).repeat(8, 3) + shift, 0, 255).astype(np.uint8)
 
 
-def test_our_i3d_loads_the_released_layout_and_matches_the_reference_logits(weights):
-    ours = i3d.load(weights)
+def test_our_i3d_loads_the_released_layout_and_matches_the_reference_logits(i3d_weights):
+    ours = i3d.load(i3d_weights)
     reference = ReferenceI3d(400, in_channels=3)
-    reference.load_state_dict(torch.load(weights, weights_only=True))
+    reference.load_state_dict(torch.load(i3d_weights, weights_only=True))
     reference.eval()
     x = torch.rand(2, 3, 10, 224, 224) * 2 - 1
     with torch.inference_mode():
@@ -55,7 +38,7 @@ def test_our_i3d_loads_the_released_layout_and_matches_the_reference_logits(weig
     assert cl.shape == (2, 400)
 
 
-def test_seer_preprocessing_is_videogpts(weights):
+def test_seer_preprocessing_is_videogpts():
     videos = _videos(2, h=48, w=72)
     ours = fvd.preprocess(videos, fvd.SEER)
     # VideoGPT: per video, /255, short side → 224 with the long side rounded up, floor-centred crop, -0.5, ×2
@@ -74,8 +57,8 @@ def test_squash_preprocessing_is_cd_fvds():
     assert (fvd.preprocess(videos, fvd.STYLEGANV) - reference_squash(videos[:, :16])).abs().max() < 1e-5
 
 
-def test_fvd_matches_cd_fvd_where_settings_agree(weights):
-    model = i3d.load(weights)
+def test_fvd_matches_cd_fvd_where_settings_agree(i3d_weights):
+    model = i3d.load(i3d_weights)
     features = fvd.I3DFeatures.from_model(model, fvd.SEER, batch_size=4)
     real = features(_videos(12, seed=1))
     fake = features(_videos(12, seed=2))
@@ -90,8 +73,8 @@ def test_fvd_matches_cd_fvd_where_settings_agree(weights):
     assert fvd.kvd(real, other) > fvd.kvd(real, fake)
 
 
-def test_too_few_frames_and_wrong_weights_are_clear(weights, tmp_path):
-    model = i3d.load(weights)
+def test_too_few_frames_and_wrong_weights_are_clear(i3d_weights, tmp_path):
+    model = i3d.load(i3d_weights)
     with pytest.raises(ValueError, match="at least 9 frames"):
         model(torch.zeros(1, 3, 8, 224, 224))
     bad = tmp_path / "other.pt"

@@ -207,6 +207,25 @@ class FrameDistance:
         )
 
 
+def _mean_record(
+    name: str, scores: list[float], n_real: int, protocol: dict, weights_sha256: dict, ctx: Context
+) -> Record:
+    """A per-clip metric's record: the mean score and its bootstrap interval over clips."""
+    low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
+    return Record(
+        name,
+        float(np.mean(scores)),
+        low,
+        high,
+        ctx.confidence,
+        ctx.bootstrap_samples,
+        n_real,
+        len(scores),
+        protocol,
+        weights_sha256,
+    )
+
+
 @dataclass(frozen=True)
 class CLIPSim:
     name: str = "clipsim@vitb32"
@@ -227,7 +246,6 @@ class CLIPSim:
             scorer.video_score(v[skip:], fake.instructions[n])
             for n, v in zip(fake.names, fake.videos, strict=True)
         ]
-        low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
         protocol = {
             "metric": "clipsim",
             "model": f"open_clip {ARCHITECTURE} (OpenAI weights)",
@@ -235,18 +253,7 @@ class CLIPSim:
             "frames": ctx.frames,
             "reduction": "mean over frames, then over videos",
         }
-        return Record(
-            self.name,
-            float(np.mean(scores)),
-            low,
-            high,
-            ctx.confidence,
-            ctx.bootstrap_samples,
-            len(real),
-            len(fake),
-            protocol,
-            {"clip": scorer.weights_sha256},
-        )
+        return _mean_record(self.name, scores, len(real), protocol, {"clip": scorer.weights_sha256}, ctx)
 
 
 @dataclass(frozen=True)
@@ -285,7 +292,6 @@ class SynthMetric:
             raise UserError(
                 f"{self.name}: no complete counterfactual group of {synthtvp.GROUP_SIZE} clips to score."
             )
-        low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
         protocol = {
             "metric": self.name.split("@")[0],
             "benchmark": "synthtvp",
@@ -293,18 +299,7 @@ class SynthMetric:
             "reference_frames": ctx.num_ref_frames,
             "exact": True,
         }
-        return Record(
-            self.name,
-            float(np.mean(scores)),
-            low,
-            high,
-            ctx.confidence,
-            ctx.bootstrap_samples,
-            len(real),
-            len(scores),
-            protocol,
-            {},
-        )
+        return _mean_record(self.name, scores, len(real), protocol, {}, ctx)
 
 
 FVD_SEER = VideoDistance("fvd@seer", fvd.SEER, "fvd")

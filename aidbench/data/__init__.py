@@ -1,0 +1,1 @@
+"""Video data: decoding, clip sampling, the paper's four datasets and the synthetic benchmark synthtvp."""
