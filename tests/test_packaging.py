@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-
 from tests.conftest import REPO
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
 def test_every_source_package_is_listed_in_pyproject():
