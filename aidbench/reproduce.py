@@ -68,7 +68,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("data", _data),
     Stage("train", None, issue=5),
     Stage("sample", None, issue=5),
-    Stage("eval", None, issue=4),
+    Stage("eval", None, issue=7),  # scoring each system's samples; the metrics themselves are built
     Stage("report", _report),
 )
 
