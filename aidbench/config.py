@@ -64,11 +64,44 @@ class DataConfig:
 
 
 @dataclass(config=_STRICT)
+class AdapterConfig:
+    """AID's adapters (model/adapters.py); a switch per adapter gives the ablation rows."""
+
+    spatial: bool = True
+    short_term: bool = True
+    long_term: bool = True
+    # [ours] bottleneck width / block width; unpublished, SimDA (same first author) uses 0.25
+    bottleneck_ratio: float = Field(0.25, gt=0, le=1)
+    # [ours] channels per head of the long-term adapter's temporal attention
+    head_dim: int = Field(64, gt=0)
+
+
+@dataclass(config=_STRICT)
+class MConditionConfig:
+    """DQFormer (model/dqformer.py), supplementary Table 8; branch switches give the ablation rows."""
+
+    multimodal: bool = True
+    decomposed: bool = True
+    # False: "full model without LLaVA" (no state descriptions)
+    use_states: bool = True
+    width: int = Field(1024, gt=0)
+    layers: int = Field(2, gt=0)
+    heads: int = Field(8, gt=0)
+    query_length: int = Field(77, gt=0)
+    # [ours] MLP width / model width in DQFormer layers
+    mlp_ratio: int = Field(4, gt=0)
+
+
+@dataclass(config=_STRICT)
 class ModelConfig:
     # A registered model name (`aidbench ls models`).
     name: str = "aid"
     # paper: the real architecture sizes; tiny: the same code at test sizes.
     size: Literal["paper", "tiny"] = "paper"
+    adapters: AdapterConfig = dataclasses.field(default_factory=AdapterConfig)
+    mcondition: MConditionConfig = dataclasses.field(default_factory=MConditionConfig)
+    # The paper trains the UNet's cross-attention layers (they read MCondition) with DQFormer and adapters.
+    train_cross_attention: bool = True
 
 
 @dataclass(config=_STRICT)
