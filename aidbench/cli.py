@@ -196,7 +196,7 @@ def train(
     _check_names(cfg)
     if dry_run:
         return _print_config(cfg)
-    registry.load("model", model)
+    _model_spec(model, "train")
 
 
 @app.command(
@@ -432,7 +432,7 @@ def ls(
         if kind in (None, plural):
             typer.echo(f"{plural}:")
             for entry in registry.CATALOGUE[singular].values():
-                status = "" if entry.built else f"  [{entry.status}]"
+                status = "" if entry.status == "ready" else f"  [{entry.status}]"
                 typer.echo(f"  {entry.name:<34} {entry.summary}{status}")
     if kind in (None, "presets"):
         typer.echo("presets:")
@@ -444,13 +444,30 @@ def ls(
 def model_info(
     model: Annotated[str, typer.Argument(help="Registered model.")],
     preset: Preset = None,
+    config_file: ConfigFile = None,
+    overrides: Overrides = None,
     as_json: Json = False,
 ) -> None:
     """Total and trainable parameters by component, from the config on the meta device (no weights)."""
-    registry.get("model", model)
-    _resolve(preset, None, ())
-    registry.load("model", model)
-    raise NotBuiltError("`aidbench model-info` is not built yet (issue #5).")
+    spec = _model_spec(model, "parameters")
+    cfg = _resolve(preset, config_file, overrides, {"model.name": model})
+    report_ = spec.parameters(cfg)
+    if as_json:
+        typer.echo(json.dumps(report_))
+        return
+    typer.echo(f"{'component':<48} {'parameters':>14} {'trainable':>14}")
+    for name, counts in report_["components"].items():
+        typer.echo(f"{name:<48} {counts['total'] / 1e6:>13.2f}M {counts['trainable'] / 1e6:>13.2f}M")
+    typer.echo(f"{'total':<48} {report_['total'] / 1e6:>13.2f}M {report_['trainable'] / 1e6:>13.2f}M")
+
+
+def _model_spec(name: str, operation: str):
+    """The registered model's spec, or a clear error when the operation has not landed."""
+    spec = registry.load("model", name)
+    if getattr(spec, operation) is None:
+        issue = registry.get("model", name).issue or 5
+        raise NotBuiltError(f"'{operation}' for the model '{name}' is not built yet (issue #{issue}).")
+    return spec
 
 
 @weights_app.callback()

@@ -10,11 +10,11 @@ is exactly SVD's UNet plus zero-initialised adapters, i.e. SVD.
 from __future__ import annotations
 
 import torch
+from aidbench.model.adapters import attach
+from aidbench.model.dqformer import DQFormer, DQFormerConfig
 from torch import nn
 
 from aidbench.config import AdapterConfig, MConditionConfig
-from aidbench.model.adapters import attach
-from aidbench.model.dqformer import DQFormer, DQFormerConfig
 
 # SVD image-to-video UNet (diffusers' defaults are SVD's); "tiny" is the same code at test sizes.
 UNET_CONFIGS = {
@@ -39,16 +39,26 @@ def build_unet(size: str):
     return UNetSpatioTemporalConditionModel(**UNET_CONFIGS[size])
 
 
-def dqformer_config(settings: MConditionConfig, size: str, cross_attention_dim: int, num_frames: int) -> DQFormerConfig:
+def dqformer_config(
+    settings: MConditionConfig, size: str, cross_attention_dim: int, num_frames: int
+) -> DQFormerConfig:
     values = dict(
-        width=settings.width, layers=settings.layers, heads=settings.heads, query_length=settings.query_length,
+        width=settings.width,
+        layers=settings.layers,
+        heads=settings.heads,
+        query_length=settings.query_length,
         mlp_ratio=settings.mlp_ratio,
     )
     if size == "tiny":
         values.update(TINY_DQFORMER)
     return DQFormerConfig(
-        **values, token_channels=values["width"], output_channels=cross_attention_dim, context_dim=cross_attention_dim,
-        num_frames=num_frames, multimodal=settings.multimodal, decomposed=settings.decomposed,
+        **values,
+        token_channels=values["width"],
+        output_channels=cross_attention_dim,
+        context_dim=cross_attention_dim,
+        num_frames=num_frames,
+        multimodal=settings.multimodal,
+        decomposed=settings.decomposed,
         use_states=settings.use_states,
     )
 

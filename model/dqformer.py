@@ -50,7 +50,9 @@ class Layer(nn.Module):
             nn.MultiheadAttention(width, heads, batch_first=True) for _ in range(contexts)
         )
         self.mlp_norm = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width)
+        )
 
     def forward(self, x: torch.Tensor, contexts: list[torch.Tensor]) -> torch.Tensor:
         h = self.self_norm(x)
@@ -70,11 +72,15 @@ class DQFormer(nn.Module):
             self.multimodal = nn.ModuleList(Layer(c.width, c.heads, 1, c.mlp_ratio) for _ in range(c.layers))
         if c.decomposed:
             self.queries = nn.Parameter(torch.randn(c.num_frames * c.query_length, c.token_channels) * 0.02)
-            self.query_in = nn.Linear(c.token_channels, c.width) if c.token_channels != c.width else nn.Identity()
+            self.query_in = (
+                nn.Linear(c.token_channels, c.width) if c.token_channels != c.width else nn.Identity()
+            )
             contexts = 2 if c.use_states else 1
             if c.use_states:
                 self.states_in = nn.Linear(c.context_dim, c.width)
-            self.decomposed = nn.ModuleList(Layer(c.width, c.heads, contexts, c.mlp_ratio) for _ in range(c.layers))
+            self.decomposed = nn.ModuleList(
+                Layer(c.width, c.heads, contexts, c.mlp_ratio) for _ in range(c.layers)
+            )
         self.out_norm = nn.LayerNorm(c.width)
         self.out = nn.Linear(c.width, c.output_channels)
 

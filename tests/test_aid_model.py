@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 
 from aidbench.config import AdapterConfig, MConditionConfig
-from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 
 FRAMES = 4
 
@@ -102,4 +102,39 @@ def test_dqformer_shapes_and_ablations():
         full(t1, v, t2, 6)
     # the decomposed tokens differ from frame to frame; the multimodal ones are shared
     tokens = full(t1, v, t2, FRAMES)
-    assert torch.allclose(tokens[:, 0, :7], tokens[:, 1, :7]) and not torch.allclose(tokens[:, 0, 7:], tokens[:, 1, 7:])
+    assert torch.allclose(tokens[:, 0, :7], tokens[:, 1, :7]) and not torch.allclose(
+        tokens[:, 0, 7:], tokens[:, 1, 7:]
+    )
+
+
+def test_model_info_counts_the_paper_configuration(cli):
+    import json
+
+    result = cli("model-info", "aid", "--preset", "paper-ssv2", "--json")
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert set(info) == {"model", "total", "trainable", "components"} and info["model"] == "aid"
+    parts = info["components"]
+    unet = parts["unet (SVD 3D UNet, frozen)"]["total"] + parts["unet cross-attention"]["total"]
+    assert round(unet / 1e6, 1) == 1524.6  # diffusers' SVD UNet; the paper says 1528M
+    assert abs(info["trainable"] / 216e6 - 1) <= 0.10  # the paper's adapter-tuning count
+    assert parts["vae (frozen)"]["trainable"] == 0
+    assert sum(c["total"] for c in parts.values()) == info["total"]
+
+
+def test_model_info_follows_the_ablation_switches(cli):
+    import json
+
+    def trainable(*settings):
+        args = [a for s in settings for a in ("--set", s)]
+        return json.loads(cli("model-info", "aid", "--preset", "smoke", "--json", *args).out)
+
+    full = trainable()
+    no_adapters = trainable(
+        "model.adapters.spatial=false", "model.adapters.short_term=false", "model.adapters.long_term=false"
+    )
+    assert no_adapters["components"]["adapters spatial"]["total"] == 0
+    assert no_adapters["trainable"] < full["trainable"]
+    multimodal_only = trainable("model.mcondition.decomposed=false")
+    assert multimodal_only["components"]["dqformer decomposed branch"]["total"] == 0
+    assert "vae (frozen)" not in full["components"]  # tiny sizes count the denoiser only

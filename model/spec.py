@@ -1,0 +1,28 @@
+"""What the registry hands out for a model name: the operations a model supports, each a plain function.
+
+An operation that has not landed yet is None, and the CLI says so instead of pretending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    # config → {"model", "total", "trainable", "components": {name: {"total", "trainable"}}}
+    parameters: Callable[[Any], dict[str, Any]] | None = None
+    train: Callable[..., Any] | None = None
+    sample: Callable[..., Any] | None = None
+
+
+def _aid_parameters(config):
+    from aidbench.model.info import aid_parameters
+
+    return aid_parameters(config)
+
+
+AID = ModelSpec("aid", parameters=_aid_parameters)
