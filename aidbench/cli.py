@@ -196,7 +196,22 @@ def train(
     _check_names(cfg)
     if dry_run:
         return _print_config(cfg)
-    _model_spec(model, "train")
+    from aidbench import runs
+
+    spec = _model_spec(model, "train")
+    if resume:
+        run = runs.resume_run(cfg.paths.results, "train", resume)
+        if run.status == "done":
+            typer.echo(f"run {run.run_id} already finished; its model is in {run.path / 'output'}.")
+            return
+        cfg = run.config
+    else:
+        run = runs.start_run("train", cfg, label=f"{model}-{cfg.data.dataset}", run_id=run_id)
+    typer.echo(f"run {run.run_id} → {run.path}")
+    with runs.running(run):
+        result = spec.train(cfg, run)
+        run.update_state(output=result)
+    typer.echo(f"trained {model}: {json.dumps(result)}")
 
 
 @app.command(

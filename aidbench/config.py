@@ -84,6 +84,10 @@ class MConditionConfig:
     decomposed: bool = True
     # False: "full model without LLaVA" (no state descriptions)
     use_states: bool = True
+    # Where the four state sentences per clip come from when training and sampling: the state cache
+    # (`aidbench data states`, default <dataset root>/states.jsonl), or synthtvp's ground truth (oracle).
+    states_source: Literal["cache", "oracle"] = "cache"
+    states_cache: str | None = None
     width: int = Field(1024, gt=0)
     layers: int = Field(2, gt=0)
     heads: int = Field(8, gt=0)

@@ -25,4 +25,11 @@ def _aid_parameters(config):
     return aid_parameters(config)
 
 
-AID = ModelSpec("aid", parameters=_aid_parameters)
+def _aid_train(config, run, on_step=None):
+    from aidbench.model.components import build
+    from aidbench.model.train import train
+
+    return train(config, run, build(config), on_step)
+
+
+AID = ModelSpec("aid", parameters=_aid_parameters, train=_aid_train)

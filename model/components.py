@@ -1,0 +1,84 @@
+"""Everything AID is made of, built for a config: real weights from local files, or tiny random twins.
+
+paper: SVD (diffusers folder: vae, image_encoder, unet, scheduler, feature_extractor) from the `svd`
+weights, the CLIP ViT-H/14 text tower from `clip-vit-h14`; tiny: the same classes at test sizes, seeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
+from aidbench.model.text import TextEncoder, tiny_clip
+
+from aidbench.config import Config
+
+TINY_VAE = dict(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, layers_per_block=1)
+TINY_IMAGE_ENCODER = dict(
+    hidden_size=32,
+    intermediate_size=37,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    image_size=224,
+    patch_size=32,
+    projection_dim=32,
+)
+
+
+@dataclass
+class AIDComponents:
+    svd: object  # diffusers StableVideoDiffusionPipeline (vae, image_encoder, unet, scheduler, feature_extractor)
+    denoiser: AIDDenoiser
+    text_encoder: TextEncoder
+
+
+def tiny_svd(seed: int = 0):
+    from aidbench.model import edm
+    from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLTemporalDecoder(**TINY_VAE, latent_channels=4)
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_IMAGE_ENCODER))
+    processor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
+    pipe = StableVideoDiffusionPipeline(vae, encoder, build_unet("tiny"), edm.scheduler(), processor)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def load_svd(folder):
+    from diffusers import StableVideoDiffusionPipeline
+
+    pipe = StableVideoDiffusionPipeline.from_pretrained(str(folder), local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def load_text_encoder(path) -> TextEncoder:
+    import open_clip
+    from aidbench.model.encoders import TEXT_TOWER
+
+    return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=str(path)))
+
+
+def build(config: Config, seed: int | None = None) -> AIDComponents:
+    """AID for a config; `model.size: tiny` needs no weights (random, seeded by `seed` or config.seed)."""
+    from aidbench import weights
+
+    seed = config.seed if seed is None else seed
+    model = config.model
+    if model.size == "tiny":
+        svd = tiny_svd(seed)
+        torch.manual_seed(seed + 1)
+        text = TextEncoder(tiny_clip(svd.unet.config.cross_attention_dim))
+    else:
+        svd = load_svd(weights.resolve("svd", config.paths.weights))
+        text = load_text_encoder(weights.resolve("clip-vit-h14", config.paths.weights))
+    for frozen in (svd.vae, svd.image_encoder):
+        frozen.requires_grad_(False).eval()
+    settings = model.mcondition
+    dq = dqformer_config(settings, model.size, svd.unet.config.cross_attention_dim, config.data.num_frames)
+    torch.manual_seed(seed + 2)
+    denoiser = AIDDenoiser(svd.unet, model.adapters, dq, model.train_cross_attention)
+    return AIDComponents(svd, denoiser, text)

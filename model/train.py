@@ -1,0 +1,272 @@
+"""`aidbench train aid`: AID's training on accelerate, resumable to the exact step.
+
+Each step draws its batch, noise levels, noise and condition dropout from a generator seeded by
+(run seed, step) alone, so a run resumed from `checkpoint-<step>` continues exactly as if it had never
+stopped, whatever the number of processes. A checkpoint holds only what trains (adapters, DQFormer,
+cross-attention: safetensors) and the optimizer state; the frozen SVD weights come from their own files.
+Condition dropout [ours, as InstructPix2Pix]: 5% of clips lose the text condition, 5% the visual one,
+5% both, so dual guidance has its unconditional branches.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from aidbench.model.components import AIDComponents
+from aidbench.model.edm import EDMLoss, reference_conditioning
+
+from aidbench.config import Config
+from aidbench.data.clips import to_model
+from aidbench.errors import UserError
+
+FPS, MOTION_BUCKET, NOISE_AUG = 7, 127, 0.02  # SVD's micro-conditioning defaults
+
+
+@dataclass(frozen=True)
+class ConditionDropout:
+    text: float = 0.05
+    visual: float = 0.05
+    both: float = 0.05
+
+
+def first_frame_embedding(svd, frames: torch.Tensor) -> torch.Tensor:
+    """SVD's CLIP image embedding of frames in [-1, 1] (B, 3, H, W) → (B, 1, C), as its pipeline computes it."""
+    from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
+        _resize_with_antialiasing,
+    )
+
+    x = (_resize_with_antialiasing(frames, (224, 224)) + 1.0) / 2.0
+    pixels = svd.feature_extractor(
+        images=x,
+        do_normalize=True,
+        do_center_crop=False,
+        do_resize=False,
+        do_rescale=False,
+        return_tensors="pt",
+    ).pixel_values
+    encoder = svd.image_encoder
+    return encoder(pixels.to(frames.device, next(encoder.parameters()).dtype)).image_embeds[:, None]
+
+
+class StateSource:
+    """The four state sentences of a clip: synthtvp's ground truth, or the state cache."""
+
+    def __init__(self, config: Config, dataset_root: Path | None):
+        from aidbench.data import states
+
+        self.kind = config.model.mcondition.states_source
+        self.records: dict[str, Any] = {}
+        if not config.model.mcondition.use_states:
+            self.kind = "none"
+        elif self.kind == "cache":
+            path = Path(config.model.mcondition.states_cache or (dataset_root or Path(".")) / "states.jsonl")
+            self.records = states.read(path).records
+        elif config.data.dataset != "synthtvp":
+            raise UserError(
+                "model.mcondition.states_source=oracle exists only for synthtvp; use the state cache."
+            )
+
+    def __call__(self, clip) -> list[str] | None:
+        if self.kind == "none":
+            return None
+        if self.kind == "oracle":
+            from aidbench.data import synthtvp
+
+            meta = clip.meta
+            return synthtvp.episode(meta["seed"], meta["split"], meta["index"]).state_sentences()
+        record = self.records.get(clip.clip_id)
+        if record is None:
+            raise UserError(
+                f"no MLLM states for clip {clip.clip_id} in the state cache; run `aidbench data states`."
+            )
+        return list(record.states)
+
+
+class AIDObjective:
+    """The training loss of a batch of clips, all randomness from one generator."""
+
+    def __init__(
+        self, parts: AIDComponents, states: StateSource, dropout: ConditionDropout = ConditionDropout()
+    ):
+        self.parts, self.states, self.dropout, self.edm = parts, states, dropout, EDMLoss()
+
+    def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
+        svd, denoiser, text = self.parts.svd, self.parts.denoiser, self.parts.text_encoder
+        device = next(denoiser.parameters()).device
+        frames = to_model(np.stack([c.frames for c in clips])).to(device)
+        b, t = frames.shape[:2]
+        k = clips[0].num_ref_frames
+        u = torch.rand(b, generator=generator)
+        p = self.dropout
+        both = (u >= p.text + p.visual) & (u < p.text + p.visual + p.both)
+        drop_text = (u < p.text) | both
+        drop_visual = ((u >= p.text) & (u < p.text + p.visual)) | both
+        with torch.no_grad():
+            scale = svd.vae.config.scaling_factor
+            latents = svd.vae.encode(frames.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, t)) * scale
+            noisy_refs = frames[:, :k] + NOISE_AUG * torch.randn(frames[:, :k].shape, generator=generator).to(
+                device
+            )
+            refs = svd.vae.encode(noisy_refs.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, k))
+            visual = first_frame_embedding(svd, frames[:, 0])
+            instructions = [
+                "" if drop else c.instruction for c, drop in zip(clips, drop_text.tolist(), strict=True)
+            ]
+            t1 = text(instructions)
+            sentences = [self.states(c) for c in clips]
+            t2 = None
+            if sentences[0] is not None:
+                t2 = text.states(
+                    [[""] * 4 if drop else s for s, drop in zip(sentences, drop_text.tolist(), strict=True)]
+                )
+        keep = (~drop_visual).to(device, frames.dtype)
+        refs = refs * keep.view(-1, 1, 1, 1, 1)
+        visual = visual * keep.view(-1, 1, 1)
+        mcondition = denoiser.dqformer(t1, visual, t2, t)
+        ids = torch.tensor([[FPS - 1, MOTION_BUCKET, NOISE_AUG]], device=device).repeat(b, 1)
+        sigma = self.edm.sample_sigma(b, generator).to(device)
+        noise = torch.randn(latents.shape, generator=generator).to(device)
+        return self.edm(
+            lambda x, c_noise: denoiser(x, c_noise, ids, mcondition=mcondition),
+            latents,
+            reference_conditioning(refs, t),
+            k,
+            sigma,
+            noise,
+        )
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | None) -> Path:
+    from safetensors.torch import save_file
+
+    from aidbench import atomic
+
+    target = folder / f"checkpoint-{step}"
+    tmp = folder / f".checkpoint-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.contiguous() for k, v in denoiser.trainable_state_dict().items()}, tmp / "trainable.safetensors"
+    )
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    atomic.write_json(tmp / "state.json", {"step": step})
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    if limit:
+        done = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        for old in done[:-limit]:
+            shutil.rmtree(old)
+    return target
+
+
+def load_trainable(denoiser, path: Path) -> None:
+    """Load trainable weights; a checkpoint of another model or config is one clear error."""
+    from safetensors.torch import load_file
+
+    stored = load_file(str(path))
+    expected = {k: v.shape for k, v in denoiser.trainable_state_dict().items()}
+    if set(stored) != set(expected) or any(stored[k].shape != expected[k] for k in stored):
+        missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        raise UserError(
+            f"{path} does not fit this model and config ({len(missing)} weights missing, {len(extra)} unexpected, "
+            "or shapes differ); it comes from another model or config."
+        )
+    denoiser.load_state_dict(stored, strict=False)
+
+
+def train(config: Config, run, parts: AIDComponents, on_step=None) -> dict[str, Any]:
+    """Train AID per config.train; resumes from the run's last checkpoint. Returns what it wrote."""
+    from accelerate import Accelerator
+
+    from aidbench.data.open import open_dataset
+    from aidbench.progress import track
+
+    cfg = config.train
+    accelerator = Accelerator(
+        cpu=config.device == "cpu", mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
+    )
+    dataset = open_dataset(config, config.data.train_split)
+    if config.data.num_ref_frames >= config.data.num_frames:
+        raise UserError("data.num_ref_frames leaves no frame to predict.")
+    objective = AIDObjective(parts, StateSource(config, dataset.root))
+    denoiser = parts.denoiser.to(accelerator.device)
+    parts.svd.to(accelerator.device)
+    parts.text_encoder.to(accelerator.device)
+    if cfg.gradient_checkpointing:
+        denoiser.unet.enable_gradient_checkpointing()
+    trainable = [p for p in denoiser.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable,
+        lr=cfg.learning_rate,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_epsilon,
+        weight_decay=cfg.weight_decay,
+    )
+    denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
+    checkpoints = run.path / "checkpoints"
+    start = 0
+    if run.state.get("checkpoint"):
+        last = Path(run.state["checkpoint"])
+        load_trainable(accelerator.unwrap_model(denoiser), last / "trainable.safetensors")
+        optimizer.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        start = json.loads((last / "state.json").read_text())["step"]
+    losses = list(run.state.get("losses", []))[:start]  # steps after the checkpoint are redone
+    for step in track(range(start, cfg.max_steps), "training AID", total=cfg.max_steps - start):
+        generator = step_generator(config.seed, step)
+        clips = []
+        while len(clips) < cfg.batch_size_per_device:
+            index = int(torch.randint(len(dataset.refs), (1,), generator=generator))
+            clip = dataset.try_load(dataset.refs[index])
+            if hasattr(clip, "frames"):
+                clips.append(clip)
+        loss = objective(clips, generator)
+        accelerator.backward(loss)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        done = step + 1
+        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps:
+            path = _save_checkpoint(
+                checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, cfg.checkpoints_total_limit
+            )
+            run.update_state(step=done, checkpoint=str(path), losses=list(losses))
+        if on_step is not None:
+            on_step(done, losses[-1])
+    return write_output(run.path / "output", accelerator.unwrap_model(denoiser), config, losses)
+
+
+def write_output(folder: Path, denoiser, config: Config, losses: list[float]) -> dict[str, Any]:
+    """The trained model: trainable weights (safetensors), the config, a model card."""
+    from safetensors.torch import save_file
+
+    from aidbench import atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {k: v.contiguous() for k, v in denoiser.trainable_state_dict().items()},
+        folder / "trainable.safetensors",
+    )
+    atomic.write_json(folder / "config.json", config.to_dict())
+    trainable = sum(v.numel() for v in denoiser.trainable_state_dict().values())
+    atomic.write_text(
+        folder / "README.md",
+        f"# AID checkpoint\n\nTrained by aidbench on {config.data.dataset} ({config.data.train_split}), "
+        f"{config.train.max_steps} steps, seed {config.seed}, model size {config.model.size}.\n"
+        f"Holds the {trainable:,} trainable parameters (adapters, DQFormer, UNet cross-attention); the frozen "
+        f"SVD weights load from their own files. Final training loss {losses[-1]:.4f}.\n",
+    )
+    return {
+        "output": str(folder),
+        "trainable_parameters": trainable,
+        "final_loss": losses[-1] if losses else None,
+    }

@@ -1,0 +1,66 @@
+"""AID training on tiny components: a checkpointed, interrupted and resumed run ends where an
+uninterrupted one does; checkpoints of another config are refused."""
+
+from __future__ import annotations
+
+import pytest
+from aidbench.model.components import build
+from aidbench.model.train import load_trainable, train
+from safetensors.torch import load_file
+
+from aidbench import runs
+from aidbench.config import resolve
+from aidbench.errors import UserError
+
+SETTINGS = [
+    "train.max_steps=4",
+    "train.batch_size_per_device=2",
+    "train.checkpoint_every=2",
+    "data.max_clips=8",
+    "data.resolution=16",
+    "data.num_frames=4",
+    "train.checkpoints_total_limit=1",
+]
+
+
+def _train(run_id, stop_at=None, resume=False):
+    cfg = resolve(preset="smoke", overrides=SETTINGS)
+    if resume:
+        run = runs.resume_run(cfg.paths.results, "train", run_id)
+        cfg = run.config
+    else:
+        run = runs.start_run("train", cfg, run_id=run_id, argv=[], device={"kind": "cpu"})
+
+    def on_step(step, loss):
+        if step == stop_at:
+            raise KeyboardInterrupt
+
+    with runs.running(run):
+        result = train(cfg, run, build(cfg), on_step=on_step)
+    return run, result
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    whole, result = _train("whole")
+    assert len(whole.state["losses"]) == 4 and result["trainable_parameters"] > 0
+    assert [p.name for p in (whole.path / "checkpoints").iterdir()] == ["checkpoint-4"]  # the cap keeps one
+    with pytest.raises(KeyboardInterrupt):
+        _train("split", stop_at=3)  # dies after step 3: the last checkpoint is step 2
+    stopped = runs.load_run(tmp_path / "results", "train", "split")
+    assert stopped.status == "failed" and stopped.state["step"] == 2
+    resumed, _ = _train("split", resume=True)
+    assert resumed.state["losses"][:2] == whole.state["losses"][:2]
+    final_whole = load_file(whole.path / "output" / "trainable.safetensors")
+    final_split = load_file(resumed.path / "output" / "trainable.safetensors")
+    assert final_whole.keys() == final_split.keys()
+    for key in final_whole:
+        assert (final_whole[key] == final_split[key]).all(), key
+    assert resumed.state["losses"] == whole.state["losses"]
+
+
+def test_a_checkpoint_of_another_config_is_refused(tmp_path):
+    run, _ = _train("source")
+    other = resolve(preset="smoke", overrides=[*SETTINGS, "model.adapters.spatial=false"])
+    parts = build(other)
+    with pytest.raises(UserError, match="does not fit this model and config"):
+        load_trainable(parts.denoiser, run.path / "output" / "trainable.safetensors")
