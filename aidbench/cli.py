@@ -218,7 +218,9 @@ def train(
     epilog="Example: aidbench sample --checkpoint results/runs/train/RUN/checkpoint-1000 --dataset ssv2"
 )
 def sample(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A training run's checkpoint folder.")],
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A train run's output or checkpoint-<step> folder.")
+    ] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registered dataset.")] = None,
     split: Annotated[
         str | None, typer.Option("--split", help="Split to sample (default: data.eval_split).")
@@ -231,15 +233,49 @@ def sample(
     run_id: RunId = None,
 ) -> None:
     """Generate one video per clip of a split from a checkpoint; resumable and sharded."""
-    cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset, "data.eval_split": split})
-    _check_names(cfg)
-    if dry_run:
-        return _print_config(cfg)
-    if not checkpoint.exists():
-        raise UserError(
-            f"checkpoint {checkpoint} does not exist; pass a checkpoint-<step> folder of a train run."
+    from aidbench import runs
+    from aidbench.config import from_dict
+    from aidbench.model.sample import checkpoint_config
+
+    if resume:
+        if any(v is not None for v in (dataset, split, config_file, run_id)) or overrides:
+            raise UsageError("--resume continues with the run's stored settings; drop the other options.")
+        results = _resolve(preset, None, ()).paths.results
+        run = runs.resume_run(results, "sample", resume)
+        if run.status == "done":
+            typer.echo(f"run {run.run_id} already finished: {run.path / 'samples'}.")
+            return
+        cfg, checkpoint, split = run.config, Path(run.state["checkpoint"]), run.state["split"]
+    else:
+        if checkpoint is None:
+            raise UsageError(
+                "give --checkpoint (a train run's output or checkpoint-<step>), or --resume RUN_ID."
+            )
+        if not checkpoint.exists():
+            raise UserError(
+                f"checkpoint {checkpoint} does not exist; pass a train run's output or checkpoint-<step> folder."
+            )
+        cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset})
+        trained = checkpoint_config(checkpoint)
+        # The architecture is the checkpoint's: its model settings and clip length (DQFormer's queries).
+        values = cfg.to_dict()
+        values["model"] = trained["model"]
+        values["data"]["num_frames"] = trained["data"]["num_frames"]
+        cfg = from_dict(values, source=f"{checkpoint}'s config")
+        split = split or cfg.data.eval_split
+        _check_names(cfg)
+        if dry_run:
+            return _print_config(cfg)
+        run = runs.start_run(
+            "sample", cfg, label=f"{cfg.model.name}-{cfg.data.dataset}-{split}", run_id=run_id
         )
-    raise NotBuiltError("`aidbench sample` is not built yet (issue #5).")
+        run.update_state(checkpoint=str(checkpoint), split=split)
+    spec = _model_spec(cfg.model.name, "sample")
+    typer.echo(f"run {run.run_id} → {run.path}")
+    with runs.running(run):
+        result = spec.sample(cfg, run, checkpoint, split)
+        run.update_state(result=result)
+    typer.echo(f"sampled: {json.dumps(result)}")
 
 
 @app.command(

@@ -32,4 +32,10 @@ def _aid_train(config, run, on_step=None):
     return train(config, run, build(config), on_step)
 
 
-AID = ModelSpec("aid", parameters=_aid_parameters, train=_aid_train)
+def _aid_sample(config, run, checkpoint, split):
+    from aidbench.model.sample import sample
+
+    return sample(config, run, checkpoint, split)
+
+
+AID = ModelSpec("aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample)
