@@ -176,6 +176,50 @@ def data_export(
     )
 
 
+@data_app.command(
+    "states", epilog="Example: aidbench data states --dataset ssv2 --root /data/ssv2 --backend llava"
+)
+def data_states(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Registered dataset.")],
+    backend: Annotated[str, typer.Option("--backend", help="llava, oracle (synthtvp) or none.")] = "llava",
+    root: Annotated[Path | None, typer.Option("--root", help="The dataset's root.")] = None,
+    split: Annotated[str, typer.Option("--split", help="Split to describe.")] = "train",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="State cache (default: <root>/states.jsonl).")
+    ] = None,
+    weights_opt: Annotated[list[str] | None, typer.Option("--weights", help="llava=FOLDER.")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    preset: Preset = None,
+    overrides: Overrides = None,
+) -> None:
+    """Write the MLLM's four state sentences per clip into the state cache (resumable)."""
+    from aidbench import weights
+    from aidbench.data.open import open_dataset
+    from aidbench.model import mllm
+
+    if backend not in ("llava", "oracle", "none"):
+        raise UsageError(
+            f"unknown states backend '{backend}'{did_you_mean(backend, ['llava', 'oracle', 'none'])}."
+        )
+    registry.get("dataset", dataset)
+    cfg = _resolve(preset, None, overrides, {"data.dataset": dataset})
+    data = open_dataset(cfg, split, root=root)
+    target = out or (
+        data.root / "states.jsonl"
+        if dataset != "synthtvp"
+        else Path(cfg.paths.data) / "synthtvp" / "states.jsonl"
+    )
+    generate, producer = None, ""
+    if backend == "llava":
+        folder = weights.resolve("llava", cfg.paths.weights, _parse_weights(weights_opt).get("llava"))
+        generate = mllm.Llava(folder, device)
+        producer = generate.name
+    result = mllm.write_states(data, backend, Path(target), generate, producer)
+    typer.echo(json.dumps(result))
+    if result.get("failed"):
+        typer.echo(f"{len(result['failed'])} clips got no usable answer; run again to retry them.", err=True)
+
+
 # ------------------------------------------------------------------ train / sample / eval
 
 
@@ -206,6 +250,8 @@ def train(
             return
         cfg = run.config
     else:
+        if spec.check is not None:
+            spec.check(cfg, cfg.data.train_split)
         run = runs.start_run("train", cfg, label=f"{model}-{cfg.data.dataset}", run_id=run_id)
     typer.echo(f"run {run.run_id} → {run.path}")
     with runs.running(run):
@@ -266,6 +312,9 @@ def sample(
         _check_names(cfg)
         if dry_run:
             return _print_config(cfg)
+        check = _model_spec(cfg.model.name, "sample").check
+        if check is not None:
+            check(cfg, split)
         run = runs.start_run(
             "sample", cfg, label=f"{cfg.model.name}-{cfg.data.dataset}-{split}", run_id=run_id
         )

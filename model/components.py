@@ -82,3 +82,14 @@ def build(config: Config, seed: int | None = None) -> AIDComponents:
     torch.manual_seed(seed + 2)
     denoiser = AIDDenoiser(svd.unet, model.adapters, dq, model.train_cross_attention)
     return AIDComponents(svd, denoiser, text)
+
+
+def preflight(config: Config, split: str) -> None:
+    """The clear errors, before any run folder or heavy work: missing weights, a dataset that cannot be read."""
+    from aidbench import weights
+    from aidbench.data.open import open_dataset
+
+    if config.model.size == "paper":
+        weights.resolve("svd", config.paths.weights)
+        weights.resolve("clip-vit-h14", config.paths.weights)
+    open_dataset(config, split)

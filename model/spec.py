@@ -17,6 +17,8 @@ class ModelSpec:
     parameters: Callable[[Any], dict[str, Any]] | None = None
     train: Callable[..., Any] | None = None
     sample: Callable[..., Any] | None = None
+    # (config, split) → None or one clear error: weights and data are there, before any run starts
+    check: Callable[[Any, str], None] | None = None
 
 
 def _aid_parameters(config):
@@ -38,4 +40,10 @@ def _aid_sample(config, run, checkpoint, split):
     return sample(config, run, checkpoint, split)
 
 
-AID = ModelSpec("aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample)
+def _aid_check(config, split):
+    from aidbench.model.components import preflight
+
+    preflight(config, split)
+
+
+AID = ModelSpec("aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample, check=_aid_check)

@@ -29,6 +29,7 @@ def test_help_and_ls_do_not_import_torch(args):
 COMMANDS = [
     ["data", "verify"],
     ["data", "export"],
+    ["data", "states"],
     ["train"],
     ["sample"],
     ["eval"],
@@ -63,8 +64,8 @@ def test_unknown_model_is_one_line_exit_2_and_no_traceback():
 
 
 def test_not_built_commands_say_so_with_exit_3(cli):
-    result = cli("train", "aid", "--dataset", "ssv2")
-    assert result.code == 3 and "not built yet (issue #5)" in result.err
+    result = cli("train", "svd-fullft", "--dataset", "ssv2")
+    assert result.code == 3 and "not built yet (issue #6)" in result.err
 
 
 @pytest.mark.parametrize(

@@ -64,3 +64,13 @@ def test_a_checkpoint_of_another_config_is_refused(tmp_path):
     parts = build(other)
     with pytest.raises(UserError, match="does not fit this model and config"):
         load_trainable(parts.denoiser, run.path / "output" / "trainable.safetensors")
+
+
+def test_missing_weights_and_data_fail_before_a_run_starts(cli, tmp_path):
+    result = cli("train", "aid", "--preset", "paper-ssv2")
+    assert result.code == 1 and "weights 'svd' (stable-video-diffusion-img2vid) not found" in result.err
+    tiny = cli(
+        "train", "aid", "--preset", "smoke", "--set", "data.dataset=ssv2", "--set", f"data.root={tmp_path}/x"
+    )
+    assert tiny.code == 1 and "ssv2 root" in tiny.err
+    assert not (tmp_path / "results/runs/train").exists()
