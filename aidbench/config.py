@@ -124,6 +124,8 @@ class TrainConfig:
     # [ours] Checkpoint cadence and how many `checkpoint-<step>` folders to keep.
     checkpoint_every: int = Field(5_000, gt=0)
     checkpoints_total_limit: int | None = Field(3, gt=0)
+    # [ours] clips of the evaluation split sampled (fixed seeds) as mp4 previews at every checkpoint
+    validation_clips: int = Field(2, ge=0)
 
 
 @dataclass(config=_STRICT)

@@ -239,10 +239,48 @@ def train(config: Config, run, parts: AIDComponents, on_step=None) -> dict[str, 
             path = _save_checkpoint(
                 checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, cfg.checkpoints_total_limit
             )
+            if cfg.validation_clips and accelerator.is_main_process:
+                validation_previews(config, parts, run.path / "validation" / f"step-{done}")
             run.update_state(step=done, checkpoint=str(path), losses=list(losses))
         if on_step is not None:
             on_step(done, losses[-1])
     return write_output(run.path / "output", accelerator.unwrap_model(denoiser), config, losses)
+
+
+def validation_previews(config: Config, parts: AIDComponents, folder: Path) -> list[Path]:
+    """Sample the first `train.validation_clips` clips of the evaluation split with fixed seeds; mp4 previews
+    (reference frames, then the prediction) so a person can watch training progress."""
+    from aidbench.model.pipeline import AIDPipeline, SamplingSettings, to_uint8
+    from aidbench.model.sample import sample_seed
+
+    from aidbench.data.open import open_dataset
+    from aidbench.data.video import write_video
+
+    dataset = open_dataset(config, config.data.eval_split)
+    dataset.refs = dataset.refs[: config.train.validation_clips]
+    states = StateSource(config, dataset.root)
+    pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
+    settings = SamplingSettings(
+        num_inference_steps=config.sample.num_inference_steps,
+        text_guidance_scale=config.sample.text_guidance_scale,
+        visual_guidance_scale=config.sample.visual_guidance_scale,
+    )
+    written = []
+    parts.denoiser.eval()
+    try:
+        for clip in dataset:
+            k = clip.num_ref_frames
+            generator = torch.Generator().manual_seed(sample_seed(config.seed, clip.clip_id))
+            video = to_uint8(
+                pipeline(
+                    clip.frames[:k], len(clip.frames), clip.instruction, states(clip), settings, generator
+                )
+            )
+            frames = np.concatenate([clip.frames, video])  # the truth, then the prediction
+            written.append(write_video(folder / f"{clip.clip_id}.mp4", frames, fps=4))
+    finally:
+        parts.denoiser.train()
+    return written
 
 
 def write_output(folder: Path, denoiser, config: Config, losses: list[float]) -> dict[str, Any]:

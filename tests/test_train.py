@@ -58,6 +58,26 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
     assert resumed.state["losses"] == whole.state["losses"]
 
 
+def test_checkpoints_come_with_seeded_validation_previews(tmp_path):
+    from aidbench.data.video import read_video
+
+    cfg = resolve(
+        preset="smoke",
+        overrides=[
+            *SETTINGS[:-1],
+            "train.max_steps=2",
+            "train.validation_clips=2",
+            "sample.num_inference_steps=2",
+        ],
+    )
+    run = runs.start_run("train", cfg, run_id="previews", argv=[], device={"kind": "cpu"})
+    with runs.running(run):
+        train(cfg, run, build(cfg))
+    previews = sorted((run.path / "validation" / "step-2").glob("*.mp4"))
+    assert [p.stem for p in previews] == ["synthtvp-test-00000-0", "synthtvp-test-00000-1"]
+    assert read_video(previews[0]).shape[0] == 8  # 4 true frames, then 4 generated
+
+
 def test_a_checkpoint_of_another_config_is_refused(tmp_path):
     run, _ = _train("source")
     other = resolve(preset="smoke", overrides=[*SETTINGS, "model.adapters.spatial=false"])
