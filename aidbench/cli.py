@@ -267,6 +267,9 @@ def sample(
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A train run's output or checkpoint-<step> folder.")
     ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="A system that needs no training (svd-zeroshot, vae-recon).")
+    ] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registered dataset.")] = None,
     split: Annotated[
         str | None, typer.Option("--split", help="Split to sample (default: data.eval_split).")
@@ -278,7 +281,7 @@ def sample(
     resume: Resume = None,
     run_id: RunId = None,
 ) -> None:
-    """Generate one video per clip of a split from a checkpoint; resumable and sharded."""
+    """Generate one video per clip of a split from a checkpoint (or a zero-shot system); resumable, sharded."""
     from aidbench import runs
     from aidbench.config import from_dict
     from aidbench.model.sample import checkpoint_config
@@ -291,23 +294,28 @@ def sample(
         if run.status == "done":
             typer.echo(f"run {run.run_id} already finished: {run.path / 'samples'}.")
             return
-        cfg, checkpoint, split = run.config, Path(run.state["checkpoint"]), run.state["split"]
+        stored = run.state.get("checkpoint")
+        cfg, checkpoint, split = run.config, Path(stored) if stored else None, run.state["split"]
     else:
-        if checkpoint is None:
+        if checkpoint is None and model is None:
             raise UsageError(
-                "give --checkpoint (a train run's output or checkpoint-<step>), or --resume RUN_ID."
+                "give --checkpoint (a train run's output or checkpoint-<step>), --model for a system that needs "
+                "no training, or --resume RUN_ID."
             )
-        if not checkpoint.exists():
-            raise UserError(
-                f"checkpoint {checkpoint} does not exist; pass a train run's output or checkpoint-<step> folder."
-            )
-        cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset})
-        trained = checkpoint_config(checkpoint)
-        # The architecture is the checkpoint's: its model settings and clip length (DQFormer's queries).
-        values = cfg.to_dict()
-        values["model"] = trained["model"]
-        values["data"]["num_frames"] = trained["data"]["num_frames"]
-        cfg = from_dict(values, source=f"{checkpoint}'s config")
+        cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset, "model.name": model})
+        if checkpoint is not None:
+            if not checkpoint.exists():
+                raise UserError(
+                    f"checkpoint {checkpoint} does not exist; pass a train run's output or checkpoint-<step> folder."
+                )
+            trained = checkpoint_config(checkpoint)
+            # The architecture is the checkpoint's: its model settings and clip length (DQFormer's queries).
+            values = cfg.to_dict()
+            values["model"] = trained["model"]
+            values["data"]["num_frames"] = trained["data"]["num_frames"]
+            cfg = from_dict(values, source=f"{checkpoint}'s config")
+        elif _model_spec(cfg.model.name, "sample").train is not None:
+            raise UsageError(f"'{cfg.model.name}' is trained: give --checkpoint from its train run.")
         split = split or cfg.data.eval_split
         _check_names(cfg)
         if dry_run:
@@ -318,7 +326,7 @@ def sample(
         run = runs.start_run(
             "sample", cfg, label=f"{cfg.model.name}-{cfg.data.dataset}-{split}", run_id=run_id
         )
-        run.update_state(checkpoint=str(checkpoint), split=split)
+        run.update_state(checkpoint=str(checkpoint) if checkpoint else None, split=split)
     spec = _model_spec(cfg.model.name, "sample")
     typer.echo(f"run {run.run_id} → {run.path}")
     with runs.running(run):

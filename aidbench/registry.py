@@ -48,14 +48,22 @@ def _entries() -> list[Entry]:
             issue=5,  # model-info is built; training and sampling land with issue 5
         ),
         Entry(
-            "model", "svd-zeroshot", "Stable Video Diffusion image-to-video, no text, no training", issue=6
+            "model",
+            "svd-zeroshot",
+            "Stable Video Diffusion image-to-video, no text, no training",
+            target="aidbench.baselines.svd:SVD_ZEROSHOT",
         ),
         Entry("model", "svd-fullft", "SVD with every UNet parameter fine-tuned, no text", issue=6),
         Entry(
             "model", "opensora-zeroshot", "Open-Sora STDiT image-to-video with T5 text, no training", issue=6
         ),
         Entry("model", "opensora-fullft", "Open-Sora STDiT with every parameter fine-tuned", issue=6),
-        Entry("model", "vae-recon", "SVD VAE encode/decode of the ground truth: the upper baseline", issue=6),
+        Entry(
+            "model",
+            "vae-recon",
+            "SVD VAE encode/decode of the ground truth: the upper baseline",
+            target="aidbench.baselines.vae:VAE_RECON",
+        ),
     ]
     datasets = [
         Entry("dataset", name, summary, target=f"aidbench.data.{module}")

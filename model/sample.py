@@ -39,15 +39,63 @@ def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
     )
 
 
-def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dict[str, Any]:
-    from accelerate import PartialState
-    from aidbench.model.components import build
-    from aidbench.model.pipeline import AIDPipeline, SamplingSettings, to_uint8
-    from aidbench.model.train import StateSource, load_trainable
+def sample_clips(
+    config: Config, run, split: str, generate, device_state, about: dict[str, Any]
+) -> dict[str, Any]:
+    """The loop every system shares: this process's share of the split, skipping finished clips.
 
+    generate(clip, seed) → uint8 (T, H, W, 3); the true reference frames replace its first K frames.
+    """
     from aidbench.data.open import open_dataset
     from aidbench.data.video import write_png_frames, write_video
     from aidbench.progress import track
+
+    dataset = open_dataset(config, split)
+    mine = dataset.refs[device_state.process_index :: device_state.num_processes]
+    done = skipped = 0
+    for ref in track(mine, f"sampling {dataset.name}/{dataset.split}"):
+        folder = run.path / "samples" / ref.clip_id
+        if (folder / "meta.json").is_file():
+            continue  # finished in an earlier attempt
+        clip = dataset.try_load(ref)
+        if not hasattr(clip, "frames"):
+            skipped += 1
+            continue
+        k = clip.num_ref_frames
+        seed = sample_seed(config.seed, clip.clip_id)
+        frames = np.concatenate([clip.frames[:k], generate(clip, seed)[k:]])
+        write_png_frames(folder, frames)
+        write_video(run.path / "previews" / f"{ref.clip_id}.mp4", frames, fps=8)
+        meta = {
+            "clip_id": clip.clip_id,
+            "instruction": clip.instruction,
+            "seed": seed,
+            "num_ref_frames": k,
+            **about(clip),
+        }
+        atomic.write_json(folder / "meta.json", meta)
+        done += 1
+    return {"generated": done, "skipped": skipped, "clips": len(mine), "samples": str(run.path / "samples")}
+
+
+def sampling_settings(config: Config):
+    from aidbench.model.pipeline import SamplingSettings
+
+    return SamplingSettings(
+        num_inference_steps=config.sample.num_inference_steps,
+        text_guidance_scale=config.sample.text_guidance_scale,
+        visual_guidance_scale=config.sample.visual_guidance_scale,
+    )
+
+
+def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dict[str, Any]:
+    """AID's samples from a checkpoint (its trainable weights over the frozen SVD)."""
+    from accelerate import PartialState
+    from aidbench.model.components import build
+    from aidbench.model.pipeline import AIDPipeline, to_uint8
+    from aidbench.model.train import StateSource, load_trainable
+
+    from aidbench.data.open import open_dataset
 
     weights = checkpoint / "trainable.safetensors"
     if not weights.is_file():
@@ -61,46 +109,15 @@ def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dic
         module.to(state.device)
     parts.denoiser.to(state.device).eval()
     pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
-    settings = SamplingSettings(
-        num_inference_steps=config.sample.num_inference_steps,
-        text_guidance_scale=config.sample.text_guidance_scale,
-        visual_guidance_scale=config.sample.visual_guidance_scale,
-    )
-    dataset = open_dataset(config, split)
-    states = StateSource(config, dataset.root)
-    mine = dataset.refs[state.process_index :: state.num_processes]
-    done = skipped = 0
-    for ref in track(mine, f"sampling {dataset.name}/{dataset.split}"):
-        folder = run.path / "samples" / ref.clip_id
-        if (folder / "meta.json").is_file():
-            continue  # finished in an earlier attempt
-        clip = dataset.try_load(ref)
-        if not hasattr(clip, "frames"):
-            skipped += 1
-            continue
+    settings = sampling_settings(config)
+    states = StateSource(config, open_dataset(config, split).root)
+
+    def generate(clip, seed):
         k, t = clip.num_ref_frames, clip.frames.shape[0]
-        seed = sample_seed(config.seed, clip.clip_id)
-        generated = to_uint8(
-            pipeline(
-                clip.frames[:k],
-                t,
-                clip.instruction,
-                states(clip),
-                settings,
-                torch.Generator().manual_seed(seed),
-            )
-        )
-        frames = np.concatenate([clip.frames[:k], generated[k:]])
-        write_png_frames(folder, frames)
-        write_video(run.path / "previews" / f"{ref.clip_id}.mp4", frames, fps=8)
-        meta = {
-            "clip_id": clip.clip_id,
-            "instruction": clip.instruction,
-            "seed": seed,
-            "num_ref_frames": k,
-            "states": states(clip),
-            "checkpoint": str(checkpoint),
-        }
-        atomic.write_json(folder / "meta.json", meta)
-        done += 1
-    return {"generated": done, "skipped": skipped, "clips": len(mine), "samples": str(run.path / "samples")}
+        generator = torch.Generator().manual_seed(seed)
+        return to_uint8(pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator))
+
+    def about(clip):
+        return {"system": "aid", "checkpoint": str(checkpoint), "states": states(clip)}
+
+    return sample_clips(config, run, split, generate, state, about)

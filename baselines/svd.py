@@ -1,0 +1,63 @@
+"""svd-zeroshot: Stable Video Diffusion image-to-video as released, no text, no training (supplementary Table 2).
+
+It conditions on the first reference frame only, with SVD's own per-frame guidance (1.0 → 3.0) and
+micro-conditioning; the sampler is AIDPipeline's SVD mode, which equals diffusers' pipeline frame for frame.
+"""
+
+from __future__ import annotations
+
+from aidbench.model.spec import ModelSpec
+
+
+def build_svd(config):
+    from aidbench.model.components import load_svd, tiny_svd
+
+    from aidbench import weights
+
+    if config.model.size == "tiny":
+        return tiny_svd(config.seed)
+    return load_svd(weights.resolve("svd", config.paths.weights))
+
+
+def sample_zeroshot(config, run, checkpoint, split):
+    import torch
+    from accelerate import PartialState
+    from aidbench.model.aid import AIDDenoiser
+    from aidbench.model.pipeline import AIDPipeline, to_uint8
+    from aidbench.model.sample import sample_clips, sampling_settings
+
+    from aidbench.config import AdapterConfig
+
+    svd = build_svd(config)
+    state = PartialState(cpu=config.device == "cpu")
+    svd.to(state.device)
+    plain = AIDDenoiser(
+        svd.unet, AdapterConfig(spatial=False, short_term=False, long_term=False), None
+    ).eval()
+    pipeline = AIDPipeline(svd, plain)
+    settings = sampling_settings(config)
+    guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
+
+    def generate(clip, seed):
+        frames = pipeline(
+            clip.frames[:1],
+            clip.frames.shape[0],
+            settings=settings,
+            generator=torch.Generator().manual_seed(seed),
+            svd_guidance=guidance,
+        )
+        return to_uint8(frames)
+
+    return sample_clips(config, run, split, generate, state, lambda clip: {"system": "svd-zeroshot"})
+
+
+def check(config, split):
+    from aidbench import weights
+    from aidbench.data.open import open_dataset
+
+    if config.model.size == "paper":
+        weights.resolve("svd", config.paths.weights)
+    open_dataset(config, split)
+
+
+SVD_ZEROSHOT = ModelSpec("svd-zeroshot", sample=sample_zeroshot, check=check)
