@@ -53,7 +53,12 @@ def _entries() -> list[Entry]:
             "Stable Video Diffusion image-to-video, no text, no training",
             target="aidbench.baselines.svd:SVD_ZEROSHOT",
         ),
-        Entry("model", "svd-fullft", "SVD with every UNet parameter fine-tuned, no text", issue=6),
+        Entry(
+            "model",
+            "svd-fullft",
+            "SVD with every UNet parameter fine-tuned, no text",
+            target="aidbench.baselines.svd_fullft:SVD_FULLFT",
+        ),
         Entry(
             "model", "opensora-zeroshot", "Open-Sora STDiT image-to-video with T5 text, no training", issue=6
         ),

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from aidbench import atomic
 from aidbench.config import Config
@@ -92,10 +91,7 @@ def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dic
     """AID's samples from a checkpoint (its trainable weights over the frozen SVD)."""
     from accelerate import PartialState
     from aidbench.model.components import build
-    from aidbench.model.pipeline import AIDPipeline, to_uint8
-    from aidbench.model.train import StateSource, load_trainable
-
-    from aidbench.data.open import open_dataset
+    from aidbench.model.train import aid_generator, load_trainable
 
     weights = checkpoint / "trainable.safetensors"
     if not weights.is_file():
@@ -108,16 +104,9 @@ def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dic
     for module in (parts.svd, parts.text_encoder):
         module.to(state.device)
     parts.denoiser.to(state.device).eval()
-    pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
-    settings = sampling_settings(config)
-    states = StateSource(config, open_dataset(config, split).root)
-
-    def generate(clip, seed):
-        k, t = clip.num_ref_frames, clip.frames.shape[0]
-        generator = torch.Generator().manual_seed(seed)
-        return to_uint8(pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator))
+    generate = aid_generator(config, parts)
 
     def about(clip):
-        return {"system": "aid", "checkpoint": str(checkpoint), "states": states(clip)}
+        return {"system": "aid", "checkpoint": str(checkpoint), "states": generate.states(clip)}
 
     return sample_clips(config, run, split, generate, state, about)

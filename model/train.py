@@ -184,8 +184,13 @@ def load_trainable(denoiser, path: Path) -> None:
     denoiser.load_state_dict(stored, strict=False)
 
 
-def train(config: Config, run, parts: AIDComponents, on_step=None) -> dict[str, Any]:
-    """Train AID per config.train; resumes from the run's last checkpoint. Returns what it wrote."""
+def train(
+    config: Config, run, parts: AIDComponents, on_step=None, objective=None, generate_for=None
+) -> dict[str, Any]:
+    """Train per config.train (AID unless another objective is given); resumes from the run's last checkpoint.
+
+    generate_for(config, parts) → generate(clip, seed) makes the validation previews (default: AID's sampler).
+    """
     from accelerate import Accelerator
 
     from aidbench.data.open import open_dataset
@@ -198,10 +203,12 @@ def train(config: Config, run, parts: AIDComponents, on_step=None) -> dict[str, 
     dataset = open_dataset(config, config.data.train_split)
     if config.data.num_ref_frames >= config.data.num_frames:
         raise UserError("data.num_ref_frames leaves no frame to predict.")
-    objective = AIDObjective(parts, StateSource(config, dataset.root))
+    objective = objective or AIDObjective(parts, StateSource(config, dataset.root))
+    generate_for = generate_for or aid_generator
     denoiser = parts.denoiser.to(accelerator.device)
-    parts.svd.to(accelerator.device)
-    parts.text_encoder.to(accelerator.device)
+    for module in (parts.svd, parts.text_encoder):
+        if module is not None:
+            module.to(accelerator.device)
     if cfg.gradient_checkpointing:
         denoiser.unet.enable_gradient_checkpointing()
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
@@ -240,17 +247,38 @@ def train(config: Config, run, parts: AIDComponents, on_step=None) -> dict[str, 
                 checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, cfg.checkpoints_total_limit
             )
             if cfg.validation_clips and accelerator.is_main_process:
-                validation_previews(config, parts, run.path / "validation" / f"step-{done}")
+                validation_previews(
+                    config, generate_for(config, parts), parts, run.path / "validation" / f"step-{done}"
+                )
             run.update_state(step=done, checkpoint=str(path), losses=list(losses))
         if on_step is not None:
             on_step(done, losses[-1])
     return write_output(run.path / "output", accelerator.unwrap_model(denoiser), config, losses)
 
 
-def validation_previews(config: Config, parts: AIDComponents, folder: Path) -> list[Path]:
+def aid_generator(config: Config, parts: AIDComponents):
+    """generate(clip, seed) → uint8 clip: AID's sampler with the config's sampling settings."""
+    from aidbench.model.pipeline import AIDPipeline, to_uint8
+    from aidbench.model.sample import sampling_settings
+
+    from aidbench.data.open import open_dataset
+
+    pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
+    settings = sampling_settings(config)
+    states = StateSource(config, open_dataset(config, config.data.eval_split).root)
+
+    def generate(clip, seed):
+        k, t = clip.num_ref_frames, clip.frames.shape[0]
+        generator = torch.Generator().manual_seed(seed)
+        return to_uint8(pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator))
+
+    generate.states = states
+    return generate
+
+
+def validation_previews(config: Config, generate, parts: AIDComponents, folder: Path) -> list[Path]:
     """Sample the first `train.validation_clips` clips of the evaluation split with fixed seeds; mp4 previews
-    (reference frames, then the prediction) so a person can watch training progress."""
-    from aidbench.model.pipeline import AIDPipeline, SamplingSettings, to_uint8
+    (the true clip, then the prediction) so a person can watch training progress."""
     from aidbench.model.sample import sample_seed
 
     from aidbench.data.open import open_dataset
@@ -258,25 +286,12 @@ def validation_previews(config: Config, parts: AIDComponents, folder: Path) -> l
 
     dataset = open_dataset(config, config.data.eval_split)
     dataset.refs = dataset.refs[: config.train.validation_clips]
-    states = StateSource(config, dataset.root)
-    pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
-    settings = SamplingSettings(
-        num_inference_steps=config.sample.num_inference_steps,
-        text_guidance_scale=config.sample.text_guidance_scale,
-        visual_guidance_scale=config.sample.visual_guidance_scale,
-    )
     written = []
     parts.denoiser.eval()
     try:
         for clip in dataset:
-            k = clip.num_ref_frames
-            generator = torch.Generator().manual_seed(sample_seed(config.seed, clip.clip_id))
-            video = to_uint8(
-                pipeline(
-                    clip.frames[:k], len(clip.frames), clip.instruction, states(clip), settings, generator
-                )
-            )
-            frames = np.concatenate([clip.frames, video])  # the truth, then the prediction
+            video = generate(clip, sample_seed(config.seed, clip.clip_id))
+            frames = np.concatenate([clip.frames, video])
             written.append(write_video(folder / f"{clip.clip_id}.mp4", frames, fps=4))
     finally:
         parts.denoiser.train()

@@ -9,8 +9,18 @@ import pytest
 
 from aidbench.data.video import read_video
 
-TINY = ["--preset", "smoke", "--set", "data.max_clips=4", "--set", "data.resolution=16",
-        "--set", "data.num_frames=4", "--set", "sample.num_inference_steps=2"]
+TINY = [
+    "--preset",
+    "smoke",
+    "--set",
+    "data.max_clips=4",
+    "--set",
+    "data.resolution=16",
+    "--set",
+    "data.num_frames=4",
+    "--set",
+    "sample.num_inference_steps=2",
+]
 
 
 @pytest.mark.parametrize("system", ["svd-zeroshot", "vae-recon"])
@@ -29,3 +39,27 @@ def test_zero_shot_systems_sample_without_a_checkpoint(cli, tmp_path, system):
 def test_a_trained_system_needs_its_checkpoint(cli):
     result = cli("sample", "--model", "aid", *TINY)
     assert result.code == 2 and "'aid' is trained: give --checkpoint" in result.err
+
+
+def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path):
+    from safetensors.torch import load_file
+
+    from aidbench.model.aid import build_unet
+
+    trained = cli("train", "svd-fullft", *TINY, "--set", "train.max_steps=2", "--set", "train.batch_size_per_device=1",
+                  "--set", "train.validation_clips=1", "--run-id", "ft")
+    assert trained.code == 0, trained.err
+    output = tmp_path / "results/runs/train/ft/output"
+    weights = load_file(output / "trainable.safetensors")
+    unet = build_unet("tiny")
+    assert set(weights) == {f"unet.{k}" for k in unet.state_dict()}  # the whole UNet trains
+    assert (tmp_path / "results/runs/train/ft/validation/step-2/synthtvp-test-00000-0.mp4").is_file()
+    sampled = cli("sample", "--checkpoint", str(output), *TINY, "--run-id", "fts")
+    assert sampled.code == 0, sampled.err
+    meta = json.loads((tmp_path / "results/runs/sample/fts/samples/synthtvp-test-00000-0/meta.json").read_text())
+    assert meta["system"] == "svd-fullft"
+
+
+def test_svd_full_fine_tune_counts_the_whole_unet(cli):
+    info = json.loads(cli("model-info", "svd-fullft", "--preset", "paper-ssv2", "--json").out)
+    assert round(info["trainable"] / 1e6, 1) == 1524.6 == round(info["total"] / 1e6, 1)  # the paper: 1528M

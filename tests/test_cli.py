@@ -64,7 +64,7 @@ def test_unknown_model_is_one_line_exit_2_and_no_traceback():
 
 
 def test_not_built_commands_say_so_with_exit_3(cli):
-    result = cli("train", "svd-fullft", "--dataset", "ssv2")
+    result = cli("train", "opensora-fullft", "--dataset", "ssv2")
     assert result.code == 3 and "not built yet (issue #6)" in result.err
 
 

@@ -19,9 +19,9 @@ def test_unknown_names_suggest_the_closest():
 
 def test_entries_not_built_say_which_issue_builds_them():
     with pytest.raises(
-        NotBuiltError, match=r"the model 'svd-fullft' is registered but not built yet \(issue #6\)"
+        NotBuiltError, match=r"the model 'opensora-fullft' is registered but not built yet \(issue #6\)"
     ):
-        registry.load("model", "svd-fullft")
+        registry.load("model", "opensora-fullft")
     assert registry.get("model", "aid").status == "partly built (issue #5)"
     assert registry.get("metric", "fvd@seer").status == "ready"
 
