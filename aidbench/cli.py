@@ -530,11 +530,12 @@ def ls(
     from aidbench.config import preset_names
 
     kinds = {f"{k}s": k for k in registry.KINDS}
-    if kind is not None and kind not in (*kinds, "presets"):
+    if kind is not None and kind not in (*kinds, "systems", "presets"):
         from aidbench.errors import did_you_mean
 
         raise UsageError(
-            f"unknown kind '{kind}'{did_you_mean(kind, [*kinds, 'presets'])} (kinds: {', '.join(kinds)}, presets)"
+            f"unknown kind '{kind}'{did_you_mean(kind, [*kinds, 'systems', 'presets'])} "
+            f"(kinds: {', '.join(kinds)}, systems, presets)"
         )
     for plural, singular in kinds.items():
         if kind in (None, plural):
@@ -542,6 +543,19 @@ def ls(
             for entry in registry.CATALOGUE[singular].values():
                 status = "" if entry.status == "ready" else f"  [{entry.status}]"
                 typer.echo(f"  {entry.name:<34} {entry.summary}{status}")
+    if kind in (None, "systems"):
+        from aidbench.report.tables import paper_systems
+
+        typer.echo("systems (runnable here):")
+        for entry in registry.CATALOGUE["model"].values():
+            if entry.built:
+                typer.echo(
+                    f"  {entry.name:<34} runnable{'' if entry.status == 'ready' else f' [{entry.status}]'}"
+                )
+        typer.echo("systems (paper-reported: numbers from results/paper only):")
+        tables = [registry.load("table", name) for name in registry.names("table")]
+        for name, where in paper_systems(tables).items():
+            typer.echo(f"  {name:<34} paper-reported in {', '.join(where)}")
     if kind in (None, "presets"):
         typer.echo("presets:")
         for name in preset_names():

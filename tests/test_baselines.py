@@ -42,12 +42,22 @@ def test_a_trained_system_needs_its_checkpoint(cli):
 
 
 def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path):
+    from aidbench.model.aid import build_unet
     from safetensors.torch import load_file
 
-    from aidbench.model.aid import build_unet
-
-    trained = cli("train", "svd-fullft", *TINY, "--set", "train.max_steps=2", "--set", "train.batch_size_per_device=1",
-                  "--set", "train.validation_clips=1", "--run-id", "ft")
+    trained = cli(
+        "train",
+        "svd-fullft",
+        *TINY,
+        "--set",
+        "train.max_steps=2",
+        "--set",
+        "train.batch_size_per_device=1",
+        "--set",
+        "train.validation_clips=1",
+        "--run-id",
+        "ft",
+    )
     assert trained.code == 0, trained.err
     output = tmp_path / "results/runs/train/ft/output"
     weights = load_file(output / "trainable.safetensors")
@@ -56,7 +66,9 @@ def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path)
     assert (tmp_path / "results/runs/train/ft/validation/step-2/synthtvp-test-00000-0.mp4").is_file()
     sampled = cli("sample", "--checkpoint", str(output), *TINY, "--run-id", "fts")
     assert sampled.code == 0, sampled.err
-    meta = json.loads((tmp_path / "results/runs/sample/fts/samples/synthtvp-test-00000-0/meta.json").read_text())
+    meta = json.loads(
+        (tmp_path / "results/runs/sample/fts/samples/synthtvp-test-00000-0/meta.json").read_text()
+    )
     assert meta["system"] == "svd-fullft"
 
 

@@ -45,3 +45,12 @@ def test_the_catalogue_covers_the_paper():
     for kind in registry.KINDS:
         for entry in registry.CATALOGUE[kind].values():
             assert entry.summary and (entry.built or entry.issue), entry
+
+
+def test_ls_lists_runnable_and_paper_reported_systems(cli):
+    result = cli("ls", "systems")
+    assert result.code == 0
+    runnable, reported = result.out.split("systems (paper-reported")
+    assert "svd-zeroshot" in runnable and "runnable" in runnable
+    assert "  Seer " in reported and "paper-reported in main-results" in reported
+    assert "full model without LLaVA" not in result.out  # ablation rows are configurations, not systems

@@ -20,6 +20,8 @@ class PaperTable:
     name: str
     title: str
     csv: str
+    # "systems" (rows are methods) or "configurations" (rows are ablations of AID)
+    rows_are: str = "systems"
 
     def rows(self) -> list[dict[str, str]]:
         text = resources.files("aidbench.reference").joinpath(self.csv).read_text(encoding="utf-8")
@@ -44,10 +46,10 @@ MAIN_RESULTS = PaperTable(
     "main-results", "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "main_results.csv"
 )
 ABLATION_MCONDITION = PaperTable(
-    "ablation-mcondition", "Ablation of MCondition (SSv2)", "ablation_mcondition.csv"
+    "ablation-mcondition", "Ablation of MCondition (SSv2)", "ablation_mcondition.csv", "configurations"
 )
 ABLATION_ADAPTERS = PaperTable(
-    "ablation-adapters", "Ablation of the adapters (SSv2)", "ablation_adapters.csv"
+    "ablation-adapters", "Ablation of the adapters (SSv2)", "ablation_adapters.csv", "configurations"
 )
 SUPP_TABLE1 = PaperTable(
     "supp-table1", "Class-conditioned video prediction on UCF-101", "supp_table1_ucf101.csv"
@@ -67,3 +69,14 @@ SUPP_TABLE5 = PaperTable(
 SUPP_TABLE6 = PaperTable(
     "supp-table6", "Instruction following on SSv2: FVD and CLIPScore", "supp_table6_clipscore.csv"
 )
+
+
+def paper_systems(tables: list[PaperTable]) -> dict[str, list[str]]:
+    """Every system the paper reports, with the tables it appears in (in table order)."""
+    systems: dict[str, list[str]] = {}
+    for table in (t for t in tables if t.rows_are == "systems"):
+        for row in table.rows():
+            names = systems.setdefault(row["system"], [])
+            if table.name not in names:
+                names.append(table.name)
+    return systems
