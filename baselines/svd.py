@@ -19,22 +19,13 @@ def build_svd(config):
     return load_svd(weights.resolve("svd", config.paths.weights))
 
 
-def sample_zeroshot(config, run, checkpoint, split):
+def svd_generator(config, parts):
+    """generate(clip, seed) → uint8 clip with SVD's own sampler (first reference frame, per-frame guidance)."""
     import torch
-    from accelerate import PartialState
-    from aidbench.model.aid import AIDDenoiser
     from aidbench.model.pipeline import AIDPipeline, to_uint8
-    from aidbench.model.sample import sample_clips, sampling_settings
+    from aidbench.model.sample import sampling_settings
 
-    from aidbench.config import AdapterConfig
-
-    svd = build_svd(config)
-    state = PartialState(cpu=config.device == "cpu")
-    svd.to(state.device)
-    plain = AIDDenoiser(
-        svd.unet, AdapterConfig(spatial=False, short_term=False, long_term=False), None
-    ).eval()
-    pipeline = AIDPipeline(svd, plain)
+    pipeline = AIDPipeline(parts.svd, parts.denoiser)
     settings = sampling_settings(config)
     guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
 
@@ -48,6 +39,24 @@ def sample_zeroshot(config, run, checkpoint, split):
         )
         return to_uint8(frames)
 
+    return generate
+
+
+def sample_zeroshot(config, run, checkpoint, split):
+    from accelerate import PartialState
+    from aidbench.model.aid import AIDDenoiser
+    from aidbench.model.components import AIDComponents
+    from aidbench.model.sample import sample_clips
+
+    from aidbench.config import AdapterConfig
+
+    svd = build_svd(config)
+    state = PartialState(cpu=config.device == "cpu")
+    svd.to(state.device)
+    plain = AIDDenoiser(
+        svd.unet, AdapterConfig(spatial=False, short_term=False, long_term=False), None
+    ).eval()
+    generate = svd_generator(config, AIDComponents(svd, plain, None))
     return sample_clips(config, run, split, generate, state, lambda clip: {"system": "svd-zeroshot"})
 
 

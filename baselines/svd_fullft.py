@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from aidbench.model.spec import ModelSpec
 
@@ -41,62 +40,26 @@ class SVDObjective:
         self.parts, self.edm = parts, EDMLoss()
 
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
-        from aidbench.model.edm import reference_conditioning
-        from aidbench.model.train import FPS, MOTION_BUCKET, NOISE_AUG, first_frame_embedding
-
-        from aidbench.data.clips import to_model
+        from aidbench.model.train import denoising_loss, encode_clips, svd_time_ids
 
         svd, denoiser = self.parts.svd, self.parts.denoiser
         device = next(denoiser.parameters()).device
-        frames = to_model(np.stack([c.frames for c in clips])).to(device)
-        b, t = frames.shape[:2]
-        k = clips[0].num_ref_frames
-        keep = (torch.rand(b, generator=generator) >= VISUAL_DROPOUT).to(device, frames.dtype)
-        with torch.no_grad():
-            scale = svd.vae.config.scaling_factor
-            latents = svd.vae.encode(frames.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, t)) * scale
-            noisy = frames[:, :k] + NOISE_AUG * torch.randn(frames[:, :k].shape, generator=generator).to(
-                device
-            )
-            refs = svd.vae.encode(noisy.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, k))
-            visual = first_frame_embedding(svd, frames[:, 0])
-        refs = refs * keep.view(-1, 1, 1, 1, 1)
-        visual = visual * keep.view(-1, 1, 1)
-        ids = torch.tensor([[FPS - 1, MOTION_BUCKET, NOISE_AUG]], device=device).repeat(b, 1)
-        sigma = self.edm.sample_sigma(b, generator).to(device)
-        noise = torch.randn(latents.shape, generator=generator).to(device)
-        return self.edm(
+        keep = (torch.rand(len(clips), generator=generator) >= VISUAL_DROPOUT).to(device)
+        encoded = encode_clips(svd, clips, generator, device)
+        keep = keep.to(encoded.latents.dtype)
+        visual = encoded.visual * keep.view(-1, 1, 1)
+        ids = svd_time_ids(len(clips), device)
+        return denoising_loss(
+            self.edm,
             lambda x, c_noise: denoiser(x, c_noise, ids, encoder_hidden_states=visual),
-            latents,
-            reference_conditioning(refs, t),
-            k,
-            sigma,
-            noise,
+            encoded,
+            encoded.references * keep.view(-1, 1, 1, 1, 1),
+            generator,
         )
-
-
-def svd_generator(config, parts):
-    from aidbench.model.pipeline import AIDPipeline, to_uint8
-    from aidbench.model.sample import sampling_settings
-
-    pipeline = AIDPipeline(parts.svd, parts.denoiser)
-    settings = sampling_settings(config)
-    guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
-
-    def generate(clip, seed):
-        frames = pipeline(
-            clip.frames[:1],
-            clip.frames.shape[0],
-            settings=settings,
-            generator=torch.Generator().manual_seed(seed),
-            svd_guidance=guidance,
-        )
-        return to_uint8(frames)
-
-    return generate
 
 
 def train(config, run, on_step=None) -> dict[str, Any]:
+    from aidbench.baselines.svd import svd_generator
     from aidbench.model.train import train as run_training
 
     parts = build(config)
@@ -105,6 +68,7 @@ def train(config, run, on_step=None) -> dict[str, Any]:
 
 def sample(config, run, checkpoint, split) -> dict[str, Any]:
     from accelerate import PartialState
+    from aidbench.baselines.svd import svd_generator
     from aidbench.model.sample import sample_clips
     from aidbench.model.train import load_trainable
 

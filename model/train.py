@@ -88,6 +88,49 @@ class StateSource:
         return list(record.states)
 
 
+@dataclass
+class EncodedClips:
+    """A batch as the denoiser's training sees it (frozen encoders, no gradients)."""
+
+    latents: torch.Tensor  # (B, T, 4, h, w), scaled by the VAE's scaling factor
+    references: torch.Tensor  # (B, K, 4, h, w), noise-augmented as SVD conditions
+    visual: torch.Tensor  # (B, 1, C) the first frame's CLIP embedding
+    num_reference: int
+
+
+@torch.no_grad()
+def encode_clips(svd, clips: list, generator: torch.Generator, device) -> EncodedClips:
+    frames = to_model(np.stack([c.frames for c in clips])).to(device)
+    b, t = frames.shape[:2]
+    k = clips[0].num_ref_frames
+    latents = svd.vae.encode(frames.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, t))
+    noise = torch.randn(frames[:, :k].shape, generator=generator).to(device)
+    references = svd.vae.encode((frames[:, :k] + NOISE_AUG * noise).flatten(0, 1)).latent_dist.mode()
+    return EncodedClips(
+        latents * svd.vae.config.scaling_factor,
+        references.unflatten(0, (b, k)),
+        first_frame_embedding(svd, frames[:, 0]),
+        k,
+    )
+
+
+def svd_time_ids(batch: int, device) -> torch.Tensor:
+    """SVD's micro-conditioning (fps − 1, motion bucket, noise augmentation) for a batch."""
+    return torch.tensor([[FPS - 1, MOTION_BUCKET, NOISE_AUG]], device=device).repeat(batch, 1)
+
+
+def denoising_loss(
+    edm: EDMLoss, model, encoded: EncodedClips, references: torch.Tensor, generator
+) -> torch.Tensor:
+    """EDM loss of the batch; `references` are the (possibly dropped) reference latents."""
+    b, t = encoded.latents.shape[:2]
+    device = encoded.latents.device
+    sigma = edm.sample_sigma(b, generator).to(device)
+    noise = torch.randn(encoded.latents.shape, generator=generator).to(device)
+    condition = reference_conditioning(references, t)
+    return edm(model, encoded.latents, condition, encoded.num_reference, sigma, noise)
+
+
 class AIDObjective:
     """The training loss of a batch of clips, all randomness from one generator."""
 
@@ -99,46 +142,31 @@ class AIDObjective:
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
         svd, denoiser, text = self.parts.svd, self.parts.denoiser, self.parts.text_encoder
         device = next(denoiser.parameters()).device
-        frames = to_model(np.stack([c.frames for c in clips])).to(device)
-        b, t = frames.shape[:2]
-        k = clips[0].num_ref_frames
+        b = len(clips)
         u = torch.rand(b, generator=generator)
         p = self.dropout
         both = (u >= p.text + p.visual) & (u < p.text + p.visual + p.both)
-        drop_text = (u < p.text) | both
+        drop_text = ((u < p.text) | both).tolist()
         drop_visual = ((u >= p.text) & (u < p.text + p.visual)) | both
+        encoded = encode_clips(svd, clips, generator, device)
         with torch.no_grad():
-            scale = svd.vae.config.scaling_factor
-            latents = svd.vae.encode(frames.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, t)) * scale
-            noisy_refs = frames[:, :k] + NOISE_AUG * torch.randn(frames[:, :k].shape, generator=generator).to(
-                device
-            )
-            refs = svd.vae.encode(noisy_refs.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, k))
-            visual = first_frame_embedding(svd, frames[:, 0])
-            instructions = [
-                "" if drop else c.instruction for c, drop in zip(clips, drop_text.tolist(), strict=True)
-            ]
-            t1 = text(instructions)
+            t1 = text(["" if drop else c.instruction for c, drop in zip(clips, drop_text, strict=True)])
             sentences = [self.states(c) for c in clips]
             t2 = None
             if sentences[0] is not None:
                 t2 = text.states(
-                    [[""] * 4 if drop else s for s, drop in zip(sentences, drop_text.tolist(), strict=True)]
+                    [[""] * 4 if drop else s for s, drop in zip(sentences, drop_text, strict=True)]
                 )
-        keep = (~drop_visual).to(device, frames.dtype)
-        refs = refs * keep.view(-1, 1, 1, 1, 1)
-        visual = visual * keep.view(-1, 1, 1)
-        mcondition = denoiser.dqformer(t1, visual, t2, t)
-        ids = torch.tensor([[FPS - 1, MOTION_BUCKET, NOISE_AUG]], device=device).repeat(b, 1)
-        sigma = self.edm.sample_sigma(b, generator).to(device)
-        noise = torch.randn(latents.shape, generator=generator).to(device)
-        return self.edm(
+        keep = (~drop_visual).to(device, encoded.latents.dtype)
+        visual = encoded.visual * keep.view(-1, 1, 1)
+        mcondition = denoiser.dqformer(t1, visual, t2, encoded.latents.shape[1])
+        ids = svd_time_ids(b, device)
+        return denoising_loss(
+            self.edm,
             lambda x, c_noise: denoiser(x, c_noise, ids, mcondition=mcondition),
-            latents,
-            reference_conditioning(refs, t),
-            k,
-            sigma,
-            noise,
+            encoded,
+            encoded.references * keep.view(-1, 1, 1, 1, 1),
+            generator,
         )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from aidbench.model import edm
 from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 from aidbench.model.pipeline import AIDPipeline, SamplingSettings, extend
 from aidbench.model.text import TextEncoder, tiny_clip
@@ -17,31 +16,9 @@ FRAMES, SIZE = 4, 16
 
 @pytest.fixture(scope="module")
 def svd():
-    from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from aidbench.model.components import tiny_svd
 
-    torch.manual_seed(0)
-    vae = AutoencoderKLTemporalDecoder(
-        block_out_channels=(32, 32),
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        layers_per_block=1,
-        latent_channels=4,
-    )
-    encoder = CLIPVisionModelWithProjection(
-        CLIPVisionConfig(
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=224,
-            patch_size=32,
-            projection_dim=32,
-        )
-    )
-    processor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
-    pipe = StableVideoDiffusionPipeline(vae, encoder, build_unet("tiny"), edm.scheduler(), processor)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return tiny_svd(0)
 
 
 def _reference(k=1, seed=0):
