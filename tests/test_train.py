@@ -94,3 +94,59 @@ def test_missing_weights_and_data_fail_before_a_run_starts(cli, tmp_path):
     )
     assert tiny.code == 1 and "ssv2 root" in tiny.err
     assert not (tmp_path / "results/runs/train").exists()
+
+
+def test_a_tiny_aid_overfits_four_synthtvp_clips():
+    """Fixed batch, fixed noise levels and noise: the trainable parts (adapters, DQFormer, cross-attention)
+    must be able to fit it. Full-width adapters (bottleneck_ratio 1) so the tiny widths leave them room."""
+    import torch
+    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
+
+    from aidbench.data.open import open_dataset
+
+    cfg = resolve(
+        preset="smoke",
+        overrides=[
+            "data.max_clips=4",
+            "data.resolution=16",
+            "model.adapters.bottleneck_ratio=1.0",
+            "model.mcondition.width=64",
+        ],
+    )
+    parts = build(cfg)
+    clips = list(open_dataset(cfg, "train"))
+    objective = AIDObjective(parts, StateSource(cfg, None), ConditionDropout(0, 0, 0))
+    trainable = [p for p in parts.denoiser.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-2, weight_decay=0.0)
+    with torch.no_grad():
+        before = objective(clips, step_generator(7, 0)).item()
+    for _ in range(150):
+        loss = objective(clips, step_generator(7, 0))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    with torch.no_grad():
+        after = objective(clips, step_generator(7, 0)).item()
+    assert after * 10 <= before, (before, after)
+    assert all(
+        p.grad is None for p in parts.denoiser.unet.parameters() if not p.requires_grad
+    )  # SVD stays frozen
+
+
+def test_gradient_checkpointing_changes_memory_not_results():
+    import torch
+    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
+
+    from aidbench.data.open import open_dataset
+
+    cfg = resolve(preset="smoke", overrides=["data.max_clips=2", "data.resolution=16", "data.num_frames=4"])
+    grads = []
+    for checkpointing in (False, True):
+        parts = build(cfg)
+        if checkpointing:
+            parts.denoiser.unet.enable_gradient_checkpointing()
+        parts.denoiser.train()
+        objective = AIDObjective(parts, StateSource(cfg, None), ConditionDropout(0, 0, 0))
+        objective(list(open_dataset(cfg, "train")), step_generator(1, 0)).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in parts.denoiser.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1])
