@@ -45,7 +45,6 @@ def _entries() -> list[Entry]:
             "aid",
             "AID: SVD + MCondition (DQFormer, MLLM states) + spatial/temporal adapters",
             target="aidbench.model.spec:AID",
-            issue=5,  # model-info is built; training and sampling land with issue 5
         ),
         Entry(
             "model",

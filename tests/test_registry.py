@@ -22,7 +22,8 @@ def test_entries_not_built_say_which_issue_builds_them():
         NotBuiltError, match=r"the model 'opensora-fullft' is registered but not built yet \(issue #6\)"
     ):
         registry.load("model", "opensora-fullft")
-    assert registry.get("model", "aid").status == "partly built (issue #5)"
+    assert registry.get("model", "aid").status == "ready"
+    assert registry.get("model", "opensora-zeroshot").status == "not built yet (issue #6)"
     assert registry.get("metric", "fvd@seer").status == "ready"
 
 
