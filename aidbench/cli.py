@@ -356,7 +356,7 @@ def eval_(
     dry_run: DryRun = False,
 ) -> None:
     """Score samples with metrics whose names carry their protocol (fvd@seer, fid@clean-frames, …)."""
-    from aidbench import atomic, runs
+    from aidbench import runs
     from aidbench.metrics import evaluate
     from aidbench.metrics.videoset import load_folder
 
@@ -386,16 +386,10 @@ def eval_(
         real_set, fake_set = evaluate.run_sets(cfg, run_dir)
     else:
         real_set, fake_set = load_folder(real, "real videos"), load_folder(fake, "generated videos")
-    record_run = runs.start_run("eval", cfg, label="eval")
-    with runs.running(record_run):
-        records = evaluate.evaluate(metrics, real_set, fake_set, ctx)
-        lines = "".join(r.to_json() + "\n" for r in records)
-        atomic.write_text(record_run.path / "records.jsonl", lines)
-        record_run.update_state(
-            records=str(record_run.path / "records.jsonl"),
-            sources={"real": str(real or run), "generated": str(fake or run)},
-            skipped={"real": real_set.skipped, "generated": fake_set.skipped},
-        )
+    records, path = evaluate.recorded(
+        cfg, metrics, real_set, fake_set, ctx, {"real": str(real or run), "generated": str(fake or run)}
+    )
+    lines = "".join(r.to_json() + "\n" for r in records)
     if as_json:
         typer.echo(lines, nl=False)
         return
@@ -406,7 +400,7 @@ def eval_(
         )
         for note in r.warnings:
             typer.echo(f"  warning: {note}")
-    typer.echo(f"records: {record_run.path / 'records.jsonl'}")
+    typer.echo(f"records: {path}")
 
 
 # ------------------------------------------------------------------ report / bench / reproduce

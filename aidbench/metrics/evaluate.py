@@ -63,3 +63,19 @@ def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
 
 def evaluate(metrics: list, real: VideoSet, fake: VideoSet, ctx: Context) -> list[Record]:
     return [metric.compute(real, fake, ctx) for metric in metrics]
+
+
+def recorded(
+    config: Config, metrics: list, real: VideoSet, fake: VideoSet, ctx: Context, sources: dict[str, str]
+) -> tuple[list[Record], Path]:
+    """Evaluate inside an eval run folder; the records go to its records.jsonl (one JSON object per line)."""
+    from aidbench import atomic, runs
+
+    run = runs.start_run("eval", config, label="eval")
+    with runs.running(run):
+        records = evaluate(metrics, real, fake, ctx)
+        path = atomic.write_text(run.path / "records.jsonl", "".join(r.to_json() + "\n" for r in records))
+        run.update_state(
+            records=str(path), sources=sources, skipped={"real": real.skipped, "generated": fake.skipped}
+        )
+    return records, path
