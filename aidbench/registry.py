@@ -61,7 +61,13 @@ def _entries() -> list[Entry]:
         Entry(
             "model", "opensora-zeroshot", "Open-Sora STDiT image-to-video with T5 text, no training", issue=6
         ),
-        Entry("model", "opensora-fullft", "Open-Sora STDiT with every parameter fine-tuned", issue=6),
+        Entry(
+            "model",
+            "opensora-fullft",
+            "Open-Sora STDiT3 with every parameter fine-tuned",
+            target="aidbench.baselines.opensora:OPENSORA_FULLFT",
+            issue=6,  # model-info is built; the VAE, T5 and rectified-flow training land with issue 6
+        ),
         Entry(
             "model",
             "vae-recon",

@@ -19,9 +19,9 @@ def test_unknown_names_suggest_the_closest():
 
 def test_entries_not_built_say_which_issue_builds_them():
     with pytest.raises(
-        NotBuiltError, match=r"the model 'opensora-fullft' is registered but not built yet \(issue #6\)"
+        NotBuiltError, match=r"the model 'opensora-zeroshot' is registered but not built yet \(issue #6\)"
     ):
-        registry.load("model", "opensora-fullft")
+        registry.load("model", "opensora-zeroshot")
     assert registry.get("model", "aid").status == "ready"
     assert registry.get("model", "opensora-zeroshot").status == "not built yet (issue #6)"
     assert registry.get("metric", "fvd@seer").status == "ready"
