@@ -121,7 +121,7 @@ def test_reproduce_smoke_runs_the_built_stages_and_names_the_rest(cli, tmp_path)
     result = cli("reproduce", "--preset", "smoke", "--run-id", "first")
     assert result.code == 0, result
     assert "data     done" in result.out and "report   done" in result.out
-    assert "train    not built yet (issue #5)" in result.out
+    assert "train    not built yet (issue #7)" in result.out
     manifest = json.loads((tmp_path / "results/runs/reproduce/first/manifest.json").read_text())
     assert manifest["status"] == "done"
     assert set(manifest["state"]["stages"]) == {"data", "report"}
