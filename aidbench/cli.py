@@ -287,7 +287,7 @@ def sample(
     from aidbench.model.sample import checkpoint_config
 
     if resume:
-        if any(v is not None for v in (dataset, split, config_file, run_id)) or overrides:
+        if any(v is not None for v in (checkpoint, model, dataset, split, config_file, run_id)) or overrides:
             raise UsageError("--resume continues with the run's stored settings; drop the other options.")
         results = _resolve(preset, None, ()).paths.results
         run = runs.resume_run(results, "sample", resume)
@@ -309,6 +309,8 @@ def sample(
                     f"checkpoint {checkpoint} does not exist; pass a train run's output or checkpoint-<step> folder."
                 )
             trained = checkpoint_config(checkpoint)
+            if model is not None and model != trained["model"]["name"]:
+                raise UsageError(f"{checkpoint} is a '{trained['model']['name']}' checkpoint, not '{model}'.")
             # The architecture is the checkpoint's: its model settings and clip length (DQFormer's queries).
             values = cfg.to_dict()
             values["model"] = trained["model"]

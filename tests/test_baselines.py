@@ -75,3 +75,14 @@ def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path)
 def test_svd_full_fine_tune_counts_the_whole_unet(cli):
     info = json.loads(cli("model-info", "svd-fullft", "--preset", "paper-ssv2", "--json").out)
     assert round(info["trainable"] / 1e6, 1) == 1524.6 == round(info["total"] / 1e6, 1)  # the paper: 1528M
+
+
+def test_a_checkpoint_of_another_system_is_refused(cli, tmp_path):
+    trained = cli("train", "svd-fullft", *TINY, "--set", "train.max_steps=1", "--set", "train.batch_size_per_device=1",
+                  "--set", "train.validation_clips=0", "--run-id", "ft1")
+    assert trained.code == 0, trained.err
+    output = tmp_path / "results/runs/train/ft1/output"
+    result = cli("sample", "--checkpoint", str(output), "--model", "aid", *TINY)
+    assert result.code == 2 and "is a 'svd-fullft' checkpoint, not 'aid'" in result.err
+    resumed = cli("sample", "--resume", "latest", "--model", "aid")
+    assert resumed.code == 2 and "--resume continues" in resumed.err
