@@ -10,9 +10,8 @@ from aidbench.model.spec import ModelSpec
 
 
 def build_svd(config):
-    from aidbench.model.components import load_svd, tiny_svd
-
     from aidbench import weights
+    from aidbench.model.components import load_svd, tiny_svd
 
     if config.model.size == "tiny":
         return tiny_svd(config.seed)
@@ -22,6 +21,7 @@ def build_svd(config):
 def svd_generator(config, parts):
     """generate(clip, seed) → uint8 clip with SVD's own sampler (first reference frame, per-frame guidance)."""
     import torch
+
     from aidbench.model.pipeline import AIDPipeline, to_uint8
     from aidbench.model.sample import sampling_settings
 
@@ -44,11 +44,11 @@ def svd_generator(config, parts):
 
 def sample_zeroshot(config, run, checkpoint, split):
     from accelerate import PartialState
+
+    from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
     from aidbench.model.sample import sample_clips
-
-    from aidbench.config import AdapterConfig
 
     svd = build_svd(config)
     state = PartialState(cpu=config.device == "cpu")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from aidbench.model.spec import ModelSpec
 
 VISUAL_DROPOUT = 0.1
@@ -18,10 +19,9 @@ VISUAL_DROPOUT = 0.1
 
 def build(config):
     from aidbench.baselines.svd import build_svd
+    from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
-
-    from aidbench.config import AdapterConfig
 
     svd = build_svd(config)
     svd.vae.requires_grad_(False).eval()
@@ -68,6 +68,7 @@ def train(config, run, on_step=None) -> dict[str, Any]:
 
 def sample(config, run, checkpoint, split) -> dict[str, Any]:
     from accelerate import PartialState
+
     from aidbench.baselines.svd import svd_generator
     from aidbench.model.sample import sample_clips
     from aidbench.model.train import load_trainable

@@ -12,10 +12,10 @@ from aidbench.model.spec import ModelSpec
 def sample_reconstruction(config, run, checkpoint, split):
     import torch
     from accelerate import PartialState
-    from aidbench.model.pipeline import to_uint8
-    from aidbench.model.sample import sample_clips
 
     from aidbench.data.clips import to_model
+    from aidbench.model.pipeline import to_uint8
+    from aidbench.model.sample import sample_clips
 
     svd = build_svd(config)
     state = PartialState(cpu=config.device == "cpu")

@@ -10,11 +10,11 @@ is exactly SVD's UNet plus zero-initialised adapters, i.e. SVD.
 from __future__ import annotations
 
 import torch
-from aidbench.model.adapters import attach
-from aidbench.model.dqformer import DQFormer, DQFormerConfig
 from torch import nn
 
 from aidbench.config import AdapterConfig, MConditionConfig
+from aidbench.model.adapters import attach
+from aidbench.model.dqformer import DQFormer, DQFormerConfig
 
 # SVD image-to-video UNet (diffusers' defaults are SVD's); "tiny" is the same code at test sizes.
 UNET_CONFIGS = {

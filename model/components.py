@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
-from aidbench.model.text import TextEncoder, tiny_clip
 
 from aidbench.config import Config
+from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
+from aidbench.model.text import TextEncoder, tiny_clip
 
 TINY_VAE = dict(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, layers_per_block=1)
 TINY_IMAGE_ENCODER = dict(
@@ -34,9 +34,10 @@ class AIDComponents:
 
 
 def tiny_svd(seed: int = 0):
-    from aidbench.model import edm
     from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from aidbench.model import edm
 
     torch.manual_seed(seed)
     vae = AutoencoderKLTemporalDecoder(**TINY_VAE, latent_channels=4)
@@ -57,6 +58,7 @@ def load_svd(folder):
 
 def load_text_encoder(path) -> TextEncoder:
     import open_clip
+
     from aidbench.model.encoders import TEXT_TOWER
 
     return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=str(path)))

@@ -13,6 +13,7 @@ def _count(module, predicate=lambda name: True) -> int:
 
 def aid_parameters(config: Config) -> dict[str, Any]:
     import torch
+
     from aidbench.model import encoders
     from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 

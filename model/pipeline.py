@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
+
 from aidbench.model.aid import AIDDenoiser
 from aidbench.model.edm import reference_conditioning
 from aidbench.model.text import TextEncoder
-from PIL import Image
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def sampling_settings(config: Config):
 def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dict[str, Any]:
     """AID's samples from a checkpoint (its trainable weights over the frozen SVD)."""
     from accelerate import PartialState
+
     from aidbench.model.components import build
     from aidbench.model.train import aid_generator, load_trainable
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from aidbench.model.components import AIDComponents
-from aidbench.model.edm import EDMLoss, reference_conditioning
 
 from aidbench.config import Config
 from aidbench.data.clips import to_model
 from aidbench.errors import UserError
+from aidbench.model.components import AIDComponents
+from aidbench.model.edm import EDMLoss, reference_conditioning
 
 FPS, MOTION_BUCKET, NOISE_AUG = 7, 127, 0.02  # SVD's micro-conditioning defaults
 
@@ -286,10 +286,9 @@ def train(
 
 def aid_generator(config: Config, parts: AIDComponents):
     """generate(clip, seed) → uint8 clip: AID's sampler with the config's sampling settings."""
+    from aidbench.data.open import open_dataset
     from aidbench.model.pipeline import AIDPipeline, to_uint8
     from aidbench.model.sample import sampling_settings
-
-    from aidbench.data.open import open_dataset
 
     pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
     settings = sampling_settings(config)
@@ -307,10 +306,9 @@ def aid_generator(config: Config, parts: AIDComponents):
 def validation_previews(config: Config, generate, parts: AIDComponents, folder: Path) -> list[Path]:
     """Sample the first `train.validation_clips` clips of the evaluation split with fixed seeds; mp4 previews
     (the true clip, then the prediction) so a person can watch training progress."""
-    from aidbench.model.sample import sample_seed
-
     from aidbench.data.open import open_dataset
     from aidbench.data.video import write_video
+    from aidbench.model.sample import sample_seed
 
     dataset = open_dataset(config, config.data.eval_split)
     dataset.refs = dataset.refs[: config.train.validation_clips]

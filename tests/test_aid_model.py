@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 
 from aidbench.config import AdapterConfig, MConditionConfig
+from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 
 FRAMES = 4
 

@@ -42,8 +42,9 @@ def test_a_trained_system_needs_its_checkpoint(cli):
 
 
 def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path):
-    from aidbench.model.aid import build_unet
     from safetensors.torch import load_file
+
+    from aidbench.model.aid import build_unet
 
     trained = cli(
         "train",
@@ -78,8 +79,19 @@ def test_svd_full_fine_tune_counts_the_whole_unet(cli):
 
 
 def test_a_checkpoint_of_another_system_is_refused(cli, tmp_path):
-    trained = cli("train", "svd-fullft", *TINY, "--set", "train.max_steps=1", "--set", "train.batch_size_per_device=1",
-                  "--set", "train.validation_clips=0", "--run-id", "ft1")
+    trained = cli(
+        "train",
+        "svd-fullft",
+        *TINY,
+        "--set",
+        "train.max_steps=1",
+        "--set",
+        "train.batch_size_per_device=1",
+        "--set",
+        "train.validation_clips=0",
+        "--run-id",
+        "ft1",
+    )
     assert trained.code == 0, trained.err
     output = tmp_path / "results/runs/train/ft1/output"
     result = cli("sample", "--checkpoint", str(output), "--model", "aid", *TINY)

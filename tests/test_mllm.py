@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aidbench.model import mllm
 
 from aidbench.data import states
+from aidbench.model import mllm
 
 FOUR = (
     "State 1: A jar is on the table.\nState 2: A hand grasps it.\nState 3: It is lifted.\nState 4: It rests."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import torch
+
 from aidbench.baselines.opensora import TINY, XL_2, Rotary, STDiT3
 
 BLOCK_KEYS = {

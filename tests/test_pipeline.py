@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from aidbench.config import AdapterConfig, MConditionConfig
 from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 from aidbench.model.pipeline import AIDPipeline, SamplingSettings, extend
 from aidbench.model.text import TextEncoder, tiny_clip
-
-from aidbench.config import AdapterConfig, MConditionConfig
 
 FRAMES, SIZE = 4, 16
 

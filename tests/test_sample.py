@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from aidbench.model.sample import sample_seed
 
 from aidbench.data.video import read_video
+from aidbench.model.sample import sample_seed
 
 TINY = [
     "--preset",

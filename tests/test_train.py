@@ -4,13 +4,13 @@ uninterrupted one does; checkpoints of another config are refused."""
 from __future__ import annotations
 
 import pytest
-from aidbench.model.components import build
-from aidbench.model.train import load_trainable, train
 from safetensors.torch import load_file
 
 from aidbench import runs
 from aidbench.config import resolve
 from aidbench.errors import UserError
+from aidbench.model.components import build
+from aidbench.model.train import load_trainable, train
 
 SETTINGS = [
     "train.max_steps=4",
@@ -100,9 +100,9 @@ def test_a_tiny_aid_overfits_four_synthtvp_clips():
     """Fixed batch, fixed noise levels and noise: the trainable parts (adapters, DQFormer, cross-attention)
     must be able to fit it. Full-width adapters (bottleneck_ratio 1) so the tiny widths leave them room."""
     import torch
-    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
 
     from aidbench.data.open import open_dataset
+    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
 
     cfg = resolve(
         preset="smoke",
@@ -135,9 +135,9 @@ def test_a_tiny_aid_overfits_four_synthtvp_clips():
 
 def test_gradient_checkpointing_changes_memory_not_results():
     import torch
-    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
 
     from aidbench.data.open import open_dataset
+    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
 
     cfg = resolve(preset="smoke", overrides=["data.max_clips=2", "data.resolution=16", "data.num_frames=4"])
     grads = []
