@@ -150,3 +150,15 @@ def test_gradient_checkpointing_changes_memory_not_results():
         objective(list(open_dataset(cfg, "train")), step_generator(1, 0)).backward()
         grads.append(torch.cat([p.grad.flatten() for p in parts.denoiser.parameters() if p.grad is not None]))
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_train_resume_latest_from_the_command_line(cli, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _train("cut", stop_at=3)
+    resumed = cli("train", "aid", "--resume", "latest")
+    assert resumed.code == 0, resumed.err
+    manifest = runs.load_run(tmp_path / "results", "train", "cut")
+    assert manifest.status == "done" and manifest.state["step"] == 4
+    assert [a["status"] for a in manifest.manifest["attempts"]] == ["failed", "done"]
+    again = cli("train", "aid", "--resume", "cut")
+    assert again.code == 0 and "already finished" in again.out
