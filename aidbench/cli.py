@@ -54,6 +54,12 @@ RunId = Annotated[
     str | None, typer.Option("--run-id", help="Name the new run folder (default: time-label-random).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+WeightFiles = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--weights", help="NAME=PATH of a weight file or folder (see `aidbench weights`); repeatable."
+    ),
+]
 
 
 def _resolve(preset, config_file, overrides, cli: dict[str, Any] | None = None):
@@ -233,10 +239,14 @@ def train(
     dry_run: DryRun = False,
     resume: Resume = None,
     run_id: RunId = None,
+    weights_opt: WeightFiles = None,
 ) -> None:
     """Train a model (AID or a baseline) on a dataset; writes a run folder with checkpoints."""
     registry.get("model", model)
-    cfg = _resolve(preset, config_file, overrides, {"model.name": model, "data.dataset": dataset})
+    files = _parse_weights(weights_opt) or None
+    cfg = _resolve(
+        preset, config_file, overrides, {"model.name": model, "data.dataset": dataset, "paths.files": files}
+    )
     _check_names(cfg)
     if dry_run:
         return _print_config(cfg)
@@ -280,6 +290,7 @@ def sample(
     dry_run: DryRun = False,
     resume: Resume = None,
     run_id: RunId = None,
+    weights_opt: WeightFiles = None,
 ) -> None:
     """Generate one video per clip of a split from a checkpoint (or a zero-shot system); resumable, sharded."""
     from aidbench import runs
@@ -287,7 +298,11 @@ def sample(
     from aidbench.model.sample import checkpoint_config
 
     if resume:
-        if any(v is not None for v in (checkpoint, model, dataset, split, config_file, run_id)) or overrides:
+        if (
+            any(v is not None for v in (checkpoint, model, dataset, split, config_file, run_id))
+            or overrides
+            or weights_opt
+        ):
             raise UsageError("--resume continues with the run's stored settings; drop the other options.")
         results = _resolve(preset, None, ()).paths.results
         run = runs.resume_run(results, "sample", resume)
@@ -302,7 +317,13 @@ def sample(
                 "give --checkpoint (a train run's output or checkpoint-<step>), --model for a system that needs "
                 "no training, or --resume RUN_ID."
             )
-        cfg = _resolve(preset, config_file, overrides, {"data.dataset": dataset, "model.name": model})
+        files = _parse_weights(weights_opt) or None
+        cfg = _resolve(
+            preset,
+            config_file,
+            overrides,
+            {"data.dataset": dataset, "model.name": model, "paths.files": files},
+        )
         if checkpoint is not None:
             if not checkpoint.exists():
                 raise UserError(

@@ -154,6 +154,8 @@ class EvalConfig:
 class PathsConfig:
     results: str = dataclasses.field(default_factory=lambda: _env_path("AIDBENCH_RESULTS", "results"))
     data: str = dataclasses.field(default_factory=lambda: _env_path("AIDBENCH_DATA", "data"))
+    # Explicit weight files or folders by name (`--weights NAME=PATH`); they beat the weights folder.
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
     weights: str = dataclasses.field(
         default_factory=lambda: _env_path(
             "AIDBENCH_WEIGHTS", str(Path("~/.cache/aidbench/weights").expanduser())

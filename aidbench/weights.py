@@ -138,8 +138,13 @@ def resolve(name: str, weights_dir: str | Path, explicit: str | Path | None = No
     )
     raise UserError(
         f"weights '{name}' ({weight.filename}) not found; looked in: {searched}. "
-        f"To get it, {how}, or pass --weights {name}=PATH."
+        f"To get it, {how}, or pass --weights {name}=PATH (train, sample, eval)."
     )
+
+
+def resolve_for(config, name: str) -> Path:
+    """`resolve` with a config's weights folder and its explicit files (`paths.files`)."""
+    return resolve(name, config.paths.weights, config.paths.files.get(name))
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -15,7 +15,7 @@ def build_svd(config):
 
     if config.model.size == "tiny":
         return tiny_svd(config.seed)
-    return load_svd(weights.resolve("svd", config.paths.weights))
+    return load_svd(weights.resolve_for(config, "svd"))
 
 
 def svd_generator(config, parts):
@@ -65,7 +65,7 @@ def check(config, split):
     from aidbench.data.open import open_dataset
 
     if config.model.size == "paper":
-        weights.resolve("svd", config.paths.weights)
+        weights.resolve_for(config, "svd")
     open_dataset(config, split)
 
 

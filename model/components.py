@@ -75,8 +75,8 @@ def build(config: Config, seed: int | None = None) -> AIDComponents:
         torch.manual_seed(seed + 1)
         text = TextEncoder(tiny_clip(svd.unet.config.cross_attention_dim))
     else:
-        svd = load_svd(weights.resolve("svd", config.paths.weights))
-        text = load_text_encoder(weights.resolve("clip-vit-h14", config.paths.weights))
+        svd = load_svd(weights.resolve_for(config, "svd"))
+        text = load_text_encoder(weights.resolve_for(config, "clip-vit-h14"))
     for frozen in (svd.vae, svd.image_encoder):
         frozen.requires_grad_(False).eval()
     settings = model.mcondition
@@ -92,6 +92,6 @@ def preflight(config: Config, split: str) -> None:
     from aidbench.data.open import open_dataset
 
     if config.model.size == "paper":
-        weights.resolve("svd", config.paths.weights)
-        weights.resolve("clip-vit-h14", config.paths.weights)
+        weights.resolve_for(config, "svd")
+        weights.resolve_for(config, "clip-vit-h14")
     open_dataset(config, split)

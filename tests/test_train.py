@@ -93,6 +93,9 @@ def test_missing_weights_and_data_fail_before_a_run_starts(cli, tmp_path):
         "train", "aid", "--preset", "smoke", "--set", "data.dataset=ssv2", "--set", f"data.root={tmp_path}/x"
     )
     assert tiny.code == 1 and "ssv2 root" in tiny.err
+    (tmp_path / "svd").mkdir()
+    explicit = cli("train", "aid", "--preset", "paper-ssv2", "--weights", f"svd={tmp_path / 'svd'}")
+    assert explicit.code == 1 and "expected a folder holding model_index.json" in explicit.err
     assert not (tmp_path / "results/runs/train").exists()
 
 

@@ -28,7 +28,8 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
     if "i3d-torchscript" in explicit:
         needed.add("i3d-torchscript")
     resolved = {
-        name: weights.resolve(name, config.paths.weights, explicit.get(name)) for name in sorted(needed)
+        name: weights.resolve(name, config.paths.weights, explicit.get(name) or config.paths.files.get(name))
+        for name in sorted(needed)
     }
     return Context(
         weights=resolved,
