@@ -87,6 +87,27 @@ KNOWN: dict[str, Weight] = {
             "aid (instruction and state text encoder)",
         ),
         Weight(
+            "opensora-stdit3",
+            "OpenSora-STDiT-v3",
+            "https://huggingface.co/hpcai-tech/OpenSora-STDiT-v3 (STDiT3-XL/2, Open-Sora 1.2)",
+            "opensora-zeroshot, opensora-fullft",
+            required=("model.safetensors",),
+        ),
+        Weight(
+            "opensora-vae",
+            "OpenSora-VAE-v1.2",
+            "https://huggingface.co/hpcai-tech/OpenSora-VAE-v1.2",
+            "opensora-zeroshot, opensora-fullft",
+            required=("model.safetensors",),
+        ),
+        Weight(
+            "t5-xxl",
+            "t5-v1_1-xxl",
+            "https://huggingface.co/DeepFloyd/t5-v1_1-xxl (transformers layout)",
+            "opensora-zeroshot, opensora-fullft (captions)",
+            required=("config.json",),
+        ),
+        Weight(
             "llava",
             "llava-1.5-7b-hf",
             "https://huggingface.co/llava-hf/llava-1.5-7b-hf (transformers layout)",

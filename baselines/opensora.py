@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -295,6 +296,21 @@ class STDiT3(nn.Module):
         out = out.reshape(b, t_n, h_n, w_n, pt, ph, pw, c.out_channels)
         out = out.permute(0, 7, 1, 4, 2, 5, 3, 6).reshape(b, c.out_channels, t_n * pt, h_n * ph, w_n * pw)
         return out[:, :, :frames, :height_in, :width_in].float()
+
+
+def load(folder, config: STDiT3Config = XL_2) -> STDiT3:
+    """The released STDiT3 weights (`model.safetensors`), loaded strictly: every key must match."""
+    from safetensors.torch import load_file
+
+    from aidbench.errors import UserError
+
+    path = Path(folder) / "model.safetensors"
+    model = STDiT3(config)
+    try:
+        model.load_state_dict(load_file(str(path)), strict=True)
+    except (RuntimeError, OSError) as err:
+        raise UserError(f"{path} is not an STDiT3-XL/2 checkpoint ({str(err).splitlines()[0]}).") from None
+    return model
 
 
 def parameters(config) -> dict:

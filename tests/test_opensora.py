@@ -98,3 +98,23 @@ def test_rotary_positions_are_relative():
 def test_model_info_reports_the_released_architecture(cli):
     info = json.loads(cli("model-info", "opensora-fullft", "--preset", "paper-ssv2", "--json").out)
     assert info["total"] == 1_207_643_972 and info["trainable"] == info["total"] - 36
+
+
+def test_a_saved_state_dict_loads_strictly_and_a_foreign_one_is_refused(tmp_path):
+    import pytest
+    from safetensors.torch import save_file
+
+    from aidbench.baselines.opensora import load
+    from aidbench.errors import UserError
+
+    torch.manual_seed(0)
+    model = STDiT3(TINY)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp_path / "model.safetensors")
+    again = load(tmp_path, TINY)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+    save_file({"other.weight": torch.zeros(1)}, tmp_path / "model.safetensors")
+    with pytest.raises(UserError, match="is not an STDiT3-XL/2 checkpoint"):
+        load(tmp_path, TINY)
