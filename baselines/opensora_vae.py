@@ -1,0 +1,153 @@
+"""Open-Sora 1.2's video VAE, written for aidbench with the module names of the released
+`hpcai-tech/OpenSora-VAE-v1.2` weights: the SDXL image VAE (diffusers' AutoencoderKL) per frame, then a causal
+temporal VAE that turns every 17 frames into 5 latent frames (4 channels, 8× smaller in space).
+
+Temporal VAE: causal 3D convolutions (front padding in time, symmetric in space; GroupNorm still pools
+statistics over all frames), residual blocks with GroupNorm(32) and SiLU, two stride-2 time downsamplings in the encoder and depth-to-time upsamplings in
+the decoder. 309,687,144 parameters (the Open-Sora report: "300M").
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SHIFT = (-0.10, 0.34, 0.27, 0.98)
+SCALE = (3.85, 2.32, 2.33, 3.06)
+MICRO_FRAMES = 17  # pixel frames per temporal chunk → 5 latent frames
+SPATIAL_SCALE = 0.18215  # the pipeline's own factor (not SDXL's 0.13025)
+
+
+class CausalConv3d(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride_t: int = 1, bias: bool = True):
+        super().__init__()
+        self.kernel, self.stride_t = kernel, stride_t
+        self.conv = nn.Conv3d(cin, cout, kernel, stride=(stride_t, 1, 1), bias=bias)
+
+    def forward(self, x):
+        k = self.kernel
+        time = (k - 1) + (1 - self.stride_t)
+        return self.conv(F.pad(x, (k // 2, k // 2, k // 2, k // 2, time, 0)))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(32, cin)
+        self.conv1 = CausalConv3d(cin, cout, 3, bias=False)
+        self.norm2 = nn.GroupNorm(32, cout)
+        self.conv2 = CausalConv3d(cout, cout, 3, bias=False)
+        self.conv3 = CausalConv3d(cin, cout, 1, bias=False) if cin != cout else None
+
+    def forward(self, x):
+        h = self.conv2(F.silu(self.norm2(self.conv1(F.silu(self.norm1(x))))))
+        return h + (self.conv3(x) if self.conv3 is not None else x)
+
+
+def _stage(cin: int, cout: int, blocks: int) -> nn.ModuleList:
+    return nn.ModuleList(ResBlock(cin if j == 0 else cout, cout) for j in range(blocks))
+
+
+class Encoder(nn.Module):
+    def __init__(
+        self, channels=4, filters=128, blocks=4, multipliers=(1, 2, 2, 4), down=(False, True, True), latent=8
+    ):
+        super().__init__()
+        self.conv_in = CausalConv3d(channels, filters, 3, bias=False)
+        widths = [filters * m for m in multipliers]
+        self.block_res_blocks = nn.ModuleList()
+        self.conv_blocks = nn.ModuleList()
+        previous = filters
+        for i, width in enumerate(widths):
+            self.block_res_blocks.append(_stage(previous, width, blocks))
+            previous = width
+            if i < len(widths) - 1:
+                self.conv_blocks.append(
+                    CausalConv3d(width, width, 3, stride_t=2) if down[i] else nn.Identity()
+                )
+        self.res_blocks = _stage(previous, previous, blocks)
+        self.norm1 = nn.GroupNorm(32, previous)
+        self.conv2 = CausalConv3d(previous, latent, 1)
+
+    def forward(self, x):
+        x = self.conv_in(x)
+        for i, stage in enumerate(self.block_res_blocks):
+            for block in stage:
+                x = block(x)
+            if i < len(self.conv_blocks):
+                x = self.conv_blocks[i](x)
+        for block in self.res_blocks:
+            x = block(x)
+        return self.conv2(F.silu(self.norm1(x)))
+
+
+class Decoder(nn.Module):
+    def __init__(
+        self, channels=4, filters=128, blocks=4, multipliers=(1, 2, 2, 4), down=(False, True, True), latent=4
+    ):
+        super().__init__()
+        widths = [filters * m for m in multipliers]
+        self.down = down
+        self.conv1 = CausalConv3d(latent, widths[-1], 3)
+        self.res_blocks = _stage(widths[-1], widths[-1], blocks)
+        # stage i turns widths[i+1] (or the top width) into widths[i]; indices follow the released keys
+        self.block_res_blocks = nn.ModuleList(
+            _stage(widths[min(i + 1, len(widths) - 1)], widths[i], blocks) for i in range(len(widths))
+        )
+        # conv_blocks[j] follows stage j + 1 and doubles its channels for the depth-to-time step
+        self.conv_blocks = nn.ModuleList(
+            CausalConv3d(widths[j + 1], widths[j + 1] * 2, 3) if down[j] else nn.Identity()
+            for j in range(len(widths) - 1)
+        )
+        self.norm1 = nn.GroupNorm(32, filters)
+        self.conv_out = CausalConv3d(filters, channels, 3)
+
+    def forward(self, z):
+        x = self.conv1(z)
+        for block in self.res_blocks:
+            x = block(x)
+        for i in reversed(range(len(self.block_res_blocks))):
+            for block in self.block_res_blocks[i]:
+                x = block(x)
+            if i > 0:
+                x = self.conv_blocks[i - 1](x)
+                if self.down[i - 1]:  # depth to time: channel c·2 + ts becomes frame t·2 + ts
+                    b, c2, t, h, w = x.shape
+                    x = (
+                        x.reshape(b, c2 // 2, 2, t, h, w)
+                        .permute(0, 1, 3, 2, 4, 5)
+                        .reshape(b, c2 // 2, t * 2, h, w)
+                    )
+        return self.conv_out(F.silu(self.norm1(x)))
+
+
+class TemporalVAE(nn.Module):
+    """VAE_Temporal_SD: 4 → 4 channels, time ÷4 (a 17-frame chunk is padded to 20 at the front → 5)."""
+
+    def __init__(self, channels: int = 4, filters: int = 128):
+        super().__init__()
+        self.encoder = Encoder(channels, filters)
+        self.quant_conv = CausalConv3d(2 * channels, 2 * channels, 1)
+        self.post_quant_conv = CausalConv3d(channels, channels, 1)
+        self.decoder = Decoder(channels, filters)
+
+    @staticmethod
+    def _front_pad(frames: int) -> int:
+        return (4 - frames % 4) % 4
+
+    def encode(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True):
+        x = F.pad(x, (0, 0, 0, 0, self._front_pad(x.shape[2]), 0))
+        mean, logvar = self.quant_conv(self.encoder(x)).chunk(2, dim=1)
+        if not sample:
+            return mean
+        std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
+        return mean + std * torch.randn(mean.shape, generator=generator).to(mean.device, mean.dtype)
+
+    def decode(self, z: torch.Tensor, num_frames: int) -> torch.Tensor:
+        x = self.decoder(self.post_quant_conv(z))
+        return x[:, :, self._front_pad(num_frames) :]
+
+
+def latent_frames(frames: int) -> int:
+    return 5 * (frames // MICRO_FRAMES) + -(-(frames % MICRO_FRAMES) // 4)
