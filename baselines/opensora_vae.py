@@ -151,3 +151,65 @@ class TemporalVAE(nn.Module):
 
 def latent_frames(frames: int) -> int:
     return 5 * (frames // MICRO_FRAMES) + -(-(frames % MICRO_FRAMES) // 4)
+
+
+class VideoVAE(nn.Module):
+    """The whole Open-Sora 1.2 VAE: per-frame SDXL VAE (×0.18215), temporal VAE per 17-frame chunk,
+    then (z − shift) / scale. x (B, 3, T, H, W) in [-1, 1] ↔ z (B, 4, latent_frames(T), H/8, W/8)."""
+
+    def __init__(self, spatial, temporal: TemporalVAE, micro_batch: int = 4):
+        super().__init__()
+        self.spatial_vae, self.temporal_vae, self.micro_batch = spatial, temporal, micro_batch
+        self.register_buffer("shift", torch.tensor(SHIFT).view(1, 4, 1, 1, 1))
+        self.register_buffer("scale", torch.tensor(SCALE).view(1, 4, 1, 1, 1))
+
+    def encode(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True
+    ) -> torch.Tensor:
+        b, _, t, h, w = x.shape
+        frames = x.permute(0, 2, 1, 3, 4).flatten(0, 1)
+        latents = []
+        for chunk in frames.split(self.micro_batch):
+            dist = self.spatial_vae.encode(chunk).latent_dist
+            latents.append((dist.sample(generator) if sample else dist.mode()) * SPATIAL_SCALE)
+        z = torch.cat(latents).unflatten(0, (b, t)).permute(0, 2, 1, 3, 4)
+        z = torch.cat(
+            [self.temporal_vae.encode(c, generator, sample) for c in z.split(MICRO_FRAMES, dim=2)], dim=2
+        )
+        return (z - self.shift) / self.scale
+
+    def decode(self, z: torch.Tensor, num_frames: int) -> torch.Tensor:
+        z = z * self.scale + self.shift
+        chunks, remaining = [], num_frames
+        for chunk in z.split(5, dim=2):
+            chunks.append(self.temporal_vae.decode(chunk, min(MICRO_FRAMES, remaining)))
+            remaining -= MICRO_FRAMES
+        z = torch.cat(chunks, dim=2)
+        b, _, t = z.shape[:3]
+        frames = z.permute(0, 2, 1, 3, 4).flatten(0, 1)
+        images = torch.cat(
+            [self.spatial_vae.decode(c / SPATIAL_SCALE).sample for c in frames.split(self.micro_batch)]
+        )
+        return images.unflatten(0, (b, t)).permute(0, 2, 1, 3, 4)
+
+
+def sdxl_vae(tiny: bool = False):
+    """diffusers' AutoencoderKL with the SDXL VAE architecture (the real weights load with from_pretrained)."""
+    from diffusers import AutoencoderKL
+
+    if tiny:
+        return AutoencoderKL(
+            block_out_channels=(32, 32, 32, 32),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=1,
+            latent_channels=4,
+        )
+    return AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=2,
+        latent_channels=4,
+        sample_size=1024,
+    )

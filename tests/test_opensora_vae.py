@@ -60,3 +60,18 @@ def test_causal_convolutions_pad_time_in_front_only():
         assert conv(x).shape == x.shape
         assert torch.equal(conv(later)[:, :, :3], conv(x)[:, :, :3])
         assert CausalConv3d(2, 2, 3, stride_t=2)(x).shape[2] == 3
+
+
+def test_the_video_vae_chains_the_image_and_temporal_vaes():
+    from aidbench.baselines.opensora_vae import VideoVAE, sdxl_vae
+
+    torch.manual_seed(0)
+    vae = VideoVAE(sdxl_vae(tiny=True), TemporalVAE(filters=32)).eval()
+    x = torch.rand(1, 3, 17, 16, 16) * 2 - 1
+    with torch.no_grad():
+        z = vae.encode(x, sample=False)
+        assert z.shape == (1, 4, 5, 2, 2)
+        assert vae.decode(z, 17).shape == (1, 3, 17, 16, 16)
+    with torch.device("meta"):
+        full = sdxl_vae()
+    assert sum(p.numel() for p in full.parameters()) == 83_653_863  # the SDXL VAE (Open-Sora report: "83M")
