@@ -62,6 +62,39 @@ def _features(ctx: Context, description: dict, videos: list[np.ndarray], compute
     return ctx.cache.features(description, videos, compute, label=label)
 
 
+def _distance_record(
+    name: str,
+    value,
+    point,
+    n_real: int,
+    n_fake: int,
+    resamples: int,
+    ctx: Context,
+    protocol: dict,
+    weights_sha256: dict,
+    notes: list[str] = (),
+) -> Record:
+    """A distribution metric's record: point() with rank warnings recorded, and value(real_idx, fake_idx)
+    resampled over clips for the interval."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RankDeficientWarning)
+        result = point()
+    low, high = bootstrap.two_sample_interval(value, n_real, n_fake, resamples, ctx.confidence, ctx.seed)
+    return Record(
+        name,
+        result,
+        low,
+        high,
+        ctx.confidence,
+        resamples,
+        n_real,
+        n_fake,
+        protocol,
+        weights_sha256,
+        [*notes, *sorted({str(w.message) for w in caught})],
+    )
+
+
 def _same_length(real: VideoSet, fake: VideoSet) -> None:
     lengths = {v.shape[0] for v in real.videos} | {v.shape[0] for v in fake.videos}
     if len(lengths) > 1:
@@ -111,25 +144,19 @@ class VideoDistance:
                 return kernel.mmd2(real_f[i], fake_f[j])
             return frechet_distance(fit(real_f[i], protocol.ddof), fit(fake_f[j], protocol.ddof))
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RankDeficientWarning)
+        def point() -> float:
             if self.kind == "fvd":
-                result = fvd.fvd(real_f, fake_f, protocol, (real.names, fake.names))
-            else:
-                result = value(np.arange(len(real)), np.arange(len(fake)))
-        notes += sorted({str(w.message) for w in caught})
-        low, high = bootstrap.two_sample_interval(
-            value, len(real), len(fake), ctx.bootstrap_samples, ctx.confidence, ctx.seed
-        )
-        return Record(
+                return fvd.fvd(real_f, fake_f, protocol, (real.names, fake.names))
+            return value(np.arange(len(real)), np.arange(len(fake)))
+
+        return _distance_record(
             self.name,
-            result,
-            low,
-            high,
-            ctx.confidence,
-            ctx.bootstrap_samples,
+            value,
+            point,
             len(real),
             len(fake),
+            ctx.bootstrap_samples,
+            ctx,
             {"metric": self.kind, **protocol.to_dict()},
             {weight: extractor.weights_sha256},
             notes,
@@ -176,13 +203,7 @@ class FrameDistance:
                 return kernel.kernel_distance(a, b, seed=ctx.seed)
             return frechet_distance(fit(a), fit(b))
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RankDeficientWarning)
-            result = value(np.arange(len(real)), np.arange(len(fake)))
         resamples = min(ctx.bootstrap_samples, self.max_bootstrap)
-        low, high = bootstrap.two_sample_interval(
-            value, len(real), len(fake), resamples, ctx.confidence, ctx.seed
-        )
         protocol = {
             "metric": self.kind,
             "library": "clean-fid",
@@ -192,18 +213,16 @@ class FrameDistance:
             "covariance": "N-1",
             "bootstrap_over": "clips",
         }
-        return Record(
+        return _distance_record(
             self.name,
-            result,
-            low,
-            high,
-            ctx.confidence,
-            resamples,
+            value,
+            lambda: value(np.arange(len(real)), np.arange(len(fake))),
             len(real),
             len(fake),
+            resamples,
+            ctx,
             protocol,
             {"inception": sha},
-            sorted({str(w.message) for w in caught}),
         )
 
 
