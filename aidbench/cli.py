@@ -450,11 +450,29 @@ def report(
 BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i3d": "I3D features"}
 
 
-@app.command(epilog="Example: aidbench bench frechet --out results/benchmarks/frechet_2048_cpu.json")
+@app.command(epilog="Example: aidbench bench train -m aid -m aid-fullft --preset paper-ssv2 --json")
 def bench(
     what: Annotated[str, typer.Argument(help="train, sample, decode, frechet or i3d.")],
-    model: Annotated[str, typer.Option("--model", help="Registered model (train, sample).")] = "aid",
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="System to measure (train, sample); repeatable. Default: all."),
+    ] = None,
     preset: Preset = None,
+    overrides: Overrides = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Clips per step (train, sample).")] = 1,
+    frames: Annotated[int | None, typer.Option("--frames", min=2, help="Default: data.num_frames.")] = None,
+    resolution: Annotated[
+        int | None, typer.Option("--resolution", min=8, help="Default: data.resolution.")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Timed steps (train) or clips (sample).")] = 5,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 2,
+    max_batch: Annotated[
+        bool, typer.Option("--max-batch", help="Also find the largest batch under the memory cap (Table 4).")
+    ] = False,
+    memory_cap_gb: Annotated[
+        float | None,
+        typer.Option("--memory-cap-gb", help="Cap for --max-batch (default: 90% of the GPU's memory)."),
+    ] = None,
     clips: Annotated[
         int | None, typer.Option("--clips", min=2, help="Clips to process (decode, i3d).")
     ] = None,
@@ -462,34 +480,69 @@ def bench(
     out: Annotated[Path | None, typer.Option("--out", help="Write the record to this JSON file.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Speed and memory: training s/iter, peak memory, largest batch (Tables 3-4); decoding; metrics."""
-    if what not in ("train", "sample", *BENCHMARKS):
-        raise UsageError(f"bench measures train, sample, {', '.join(BENCHMARKS)}; not '{what}'.")
-    if what in ("train", "sample"):
-        registry.get("model", model)
-        _resolve(preset, None, ())
-        raise NotBuiltError("`aidbench bench train|sample` is not built yet (issue #8).")
+    """Speed and memory: training s/iter, peak memory, largest batch (Tables 3-4); sampling; decoding; metrics."""
     import importlib
 
     from aidbench import atomic
 
-    module = importlib.import_module(f"aidbench.bench.{what}")
-    kwargs = {"rounds": rounds, **({"clips": clips} if clips else {})}
-    if what == "decode":
-        import tempfile
+    if what not in ("train", "sample", *BENCHMARKS):
+        raise UsageError(f"bench measures train, sample, {', '.join(BENCHMARKS)}; not '{what}'.")
+    if what in ("train", "sample"):
+        from aidbench.bench import systems as bench_systems
 
-        with tempfile.TemporaryDirectory(prefix="aidbench-decode-") as work:
-            record = module.run(Path(work), **kwargs)
+        known = list(bench_systems.SYSTEMS) if what == "train" else list(bench_systems.SAMPLERS)
+        chosen = model or known
+        for name in chosen:
+            if name not in known:
+                raise UsageError(
+                    f"bench {what} measures {', '.join(known)}; not '{name}'{did_you_mean(name, known)}."
+                )
+        cfg = _resolve(preset, None, overrides)
+        module = importlib.import_module(f"aidbench.bench.{what}")
+        options = dict(batch=batch, frames=frames, resolution=resolution, steps=steps, warmup=warmup)
+        if what == "train":
+            options.update(memory_cap_gb=memory_cap_gb, max_batch=max_batch)
+        record = module.run(cfg, chosen, **options)
     else:
-        record = module.run(**kwargs)
+        module = importlib.import_module(f"aidbench.bench.{what}")
+        kwargs = {"rounds": rounds, **({"clips": clips} if clips else {})}
+        if what == "decode":
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="aidbench-decode-") as work:
+                record = module.run(Path(work), **kwargs)
+        else:
+            record = module.run(**kwargs)
     record["command"] = sys.argv
     if out is not None:
         atomic.write_text(out, json.dumps(record, indent=2) + "\n")
     if as_json:
         typer.echo(json.dumps(record))
+    elif what in ("train", "sample"):
+        _print_bench(record)
     else:
         summary = {k: v for k, v in record.items() if k not in ("device", "packages", "python", "command")}
         typer.echo(json.dumps(summary, indent=1))
+
+
+def _print_bench(record: dict[str, Any]) -> None:
+    typer.echo(f"{record['what']} on {', '.join(record['device'].get('gpus') or ['the CPU'])}")
+    for r in record["systems"]:
+        if "error" in r:
+            typer.echo(f"  {r['system']:<16} error: {r['error']}")
+            continue
+        line = f"  {r['system']:<16} {r['seconds_per_iter' if 'seconds_per_iter' in r else 'seconds_per_clip']:.3f} s"
+        line += f"  peak {r['peak_memory_gb']} GB" if r.get("peak_memory_gb") is not None else ""
+        if r.get("trainable_parameters") is not None:
+            line += f"  trainable {r['trainable_parameters'] / 1e6:.1f}M"
+        if r.get("largest_batch"):
+            lb = r["largest_batch"]
+            line += (
+                f"  largest batch {lb['batch']} ({lb['seconds_per_iter']:.3f} s, {lb['peak_memory_gb']} GB)"
+            )
+        typer.echo(line)
+    for key, value in (record.get("ratios") or {}).items():
+        typer.echo(f"  {key}: {value}")
 
 
 @app.command(epilog="Example: aidbench reproduce --preset smoke")

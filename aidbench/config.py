@@ -106,6 +106,8 @@ class ModelConfig:
     mcondition: MConditionConfig = dataclasses.field(default_factory=MConditionConfig)
     # The paper trains the UNet's cross-attention layers (they read MCondition) with DQFormer and adapters.
     train_cross_attention: bool = True
+    # Every UNet weight trains as well: supplementary Tables 3-4's "Ours (full finetune)".
+    full_finetune: bool = False
 
 
 @dataclass(config=_STRICT)
@@ -121,6 +123,22 @@ class TrainConfig:
     weight_decay: float = 1e-2
     mixed_precision: Literal["no", "fp16", "bf16"] = "bf16"
     gradient_checkpointing: bool = False
+    # [ours] Speed and memory switches (measured by `aidbench bench train`). sdpa: PyTorch's fused
+    # scaled-dot-product attention (diffusers' default); math: the plain softmax(QK^T)V processor.
+    attention: Literal["sdpa", "math"] = "sdpa"
+    # Frozen weights (VAE, encoders, the frozen UNet) held in this dtype, without gradients; a half dtype
+    # needs the matching mixed_precision, whose autocast then runs on the CPU too.
+    frozen_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    channels_last: bool = False
+
+    @field_validator("frozen_dtype")
+    @classmethod
+    def _frozen_needs_autocast(cls, value: str, info: ValidationInfo) -> str:
+        wanted = {"bfloat16": "bf16", "float16": "fp16"}.get(value)
+        if wanted and info.data.get("mixed_precision") != wanted:
+            raise ValueError(f"frozen_dtype={value} needs mixed_precision={wanted} (its autocast)")
+        return value
+
     # [ours] Checkpoint cadence and how many `checkpoint-<step>` folders to keep.
     checkpoint_every: int = Field(5_000, gt=0)
     checkpoints_total_limit: int | None = Field(3, gt=0)

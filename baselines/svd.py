@@ -9,12 +9,14 @@ from __future__ import annotations
 from aidbench.model.spec import ModelSpec
 
 
-def build_svd(config):
+def build_svd(config, random_weights: bool = False):
     from aidbench import weights
-    from aidbench.model.components import load_svd, tiny_svd
+    from aidbench.model.components import load_svd, random_svd, tiny_svd
 
     if config.model.size == "tiny":
         return tiny_svd(config.seed)
+    if random_weights:
+        return random_svd(config.seed)
     return load_svd(weights.resolve_for(config, "svd"))
 
 

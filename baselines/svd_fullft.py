@@ -17,13 +17,13 @@ from aidbench.model.spec import ModelSpec
 VISUAL_DROPOUT = 0.1
 
 
-def build(config):
+def build(config, random_weights: bool = False):
     from aidbench.baselines.svd import build_svd
     from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
 
-    svd = build_svd(config)
+    svd = build_svd(config, random_weights)
     svd.vae.requires_grad_(False).eval()
     svd.image_encoder.requires_grad_(False).eval()
     denoiser = AIDDenoiser(svd.unet, AdapterConfig(spatial=False, short_term=False, long_term=False), None)

@@ -70,6 +70,7 @@ class AIDDenoiser(nn.Module):
         adapters: AdapterConfig,
         dqformer: DQFormerConfig | None,
         train_cross_attention: bool = True,
+        full_finetune: bool = False,
     ):
         super().__init__()
         from diffusers.models.transformers.transformer_temporal import TransformerSpatioTemporalModel
@@ -82,7 +83,7 @@ class AIDDenoiser(nn.Module):
             if isinstance(module, TransformerSpatioTemporalModel):
                 self._handles.append(module.register_forward_pre_hook(self._route, with_kwargs=True))
         for name, parameter in unet.named_parameters():
-            parameter.requires_grad_(train_cross_attention and ".attn2." in name)
+            parameter.requires_grad_(full_finetune or (train_cross_attention and ".attn2." in name))
 
     def _route(self, module, args, kwargs):
         if self._frame_context is not None:

@@ -48,6 +48,34 @@ def tiny_svd(seed: int = 0):
     return pipe
 
 
+def random_svd(seed: int = 0):
+    """SVD's real architecture (VAE, CLIP ViT-H/14 image encoder, UNet) with random weights: timing and
+    memory need no download. Build it under `torch.device(...)` to initialise on that device."""
+    from diffusers import StableVideoDiffusionPipeline
+    from transformers import CLIPImageProcessor
+
+    from aidbench.model import edm, encoders
+
+    torch.manual_seed(seed)
+    processor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
+    pipe = StableVideoDiffusionPipeline(
+        encoders.build_vae(), encoders.build_image_encoder(), build_unet("paper"), edm.scheduler(), processor
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def random_text_encoder() -> TextEncoder:
+    import logging
+
+    import open_clip
+
+    from aidbench.model.encoders import TEXT_TOWER
+
+    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns that no weights were loaded: intended
+    return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=None))
+
+
 def load_svd(folder):
     from diffusers import StableVideoDiffusionPipeline
 
@@ -64,8 +92,9 @@ def load_text_encoder(path) -> TextEncoder:
     return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=str(path)))
 
 
-def build(config: Config, seed: int | None = None) -> AIDComponents:
-    """AID for a config; `model.size: tiny` needs no weights (random, seeded by `seed` or config.seed)."""
+def build(config: Config, seed: int | None = None, random_weights: bool = False) -> AIDComponents:
+    """AID for a config; `model.size: tiny` needs no weights (random, seeded by `seed` or config.seed), nor
+    does `random_weights` (the paper's architecture for benchmarks)."""
     from aidbench import weights
 
     seed = config.seed if seed is None else seed
@@ -74,6 +103,9 @@ def build(config: Config, seed: int | None = None) -> AIDComponents:
         svd = tiny_svd(seed)
         torch.manual_seed(seed + 1)
         text = TextEncoder(tiny_clip(svd.unet.config.cross_attention_dim))
+    elif random_weights:
+        svd = random_svd(seed)
+        text = random_text_encoder()
     else:
         svd = load_svd(weights.resolve_for(config, "svd"))
         text = load_text_encoder(weights.resolve_for(config, "clip-vit-h14"))
@@ -82,7 +114,7 @@ def build(config: Config, seed: int | None = None) -> AIDComponents:
     settings = model.mcondition
     dq = dqformer_config(settings, model.size, svd.unet.config.cross_attention_dim, config.data.num_frames)
     torch.manual_seed(seed + 2)
-    denoiser = AIDDenoiser(svd.unet, model.adapters, dq, model.train_cross_attention)
+    denoiser = AIDDenoiser(svd.unet, model.adapters, dq, model.train_cross_attention, model.full_finetune)
     return AIDComponents(svd, denoiser, text)
 
 

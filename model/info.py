@@ -33,8 +33,11 @@ def aid_parameters(config: Config) -> dict[str, Any]:
         components[name] = {"total": total, "trainable": trainable}
 
     cross = _count(unet, lambda n: ".attn2." in n)
-    add("unet (SVD 3D UNet, frozen)", _count(unet) - cross, 0)
-    add("unet cross-attention", cross, cross if model.train_cross_attention else 0)
+    if model.full_finetune:
+        add("unet (SVD 3D UNet, all trained)", _count(unet), _count(unet))
+    else:
+        add("unet (SVD 3D UNet, frozen)", _count(unet) - cross, 0)
+        add("unet cross-attention", cross, cross if model.train_cross_attention else 0)
     for kind in ("spatial", "short_term", "long_term"):
         n = sum(_count(m) for k, m in aid.adapters.items() if k.startswith(kind))
         add(f"adapters {kind.replace('_', '-')}", n, n)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from aidbench.model.aid import AIDDenoiser
@@ -52,7 +53,8 @@ class AIDPipeline:
         for frame in frames:
             image = self.svd.video_processor.preprocess(Image.fromarray(frame), height=height, width=width)
             image = image.to(self.device)
-            noise = torch.randn(image.shape, generator=generator, device=image.device, dtype=image.dtype)
+            # as diffusers draws it: on the generator's device (the CPU), then moved
+            noise = randn_tensor(image.shape, generator=generator, device=image.device, dtype=image.dtype)
             image = image + settings.noise_aug_strength * noise
             latents.append(self.svd.vae.encode(image.to(self.svd.vae.dtype)).latent_dist.mode())
         return torch.stack(latents, dim=1)

@@ -17,6 +17,8 @@ class TextEncoder(nn.Module):
         super().__init__()
         import open_clip
 
+        if getattr(clip_model, "visual", None) is not None:
+            clip_model.visual = None  # only the text tower is used: the image tower's memory is freed
         self.model = clip_model.eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(TOKENIZER)
 

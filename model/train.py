@@ -22,6 +22,7 @@ import torch
 from aidbench.config import Config
 from aidbench.data.clips import to_model
 from aidbench.errors import UserError
+from aidbench.model import speed
 from aidbench.model.components import AIDComponents
 from aidbench.model.edm import EDMLoss, reference_conditioning
 
@@ -225,9 +226,9 @@ def train(
     from aidbench.progress import track
 
     cfg = config.train
-    accelerator = Accelerator(
-        cpu=config.device == "cpu", mixed_precision=cfg.mixed_precision if torch.cuda.is_available() else "no"
-    )
+    # Mixed precision is a GPU setting, except that frozen half-precision weights need autocast anywhere.
+    mixed = cfg.mixed_precision if torch.cuda.is_available() or cfg.frozen_dtype != "float32" else "no"
+    accelerator = Accelerator(cpu=config.device == "cpu", mixed_precision=mixed)
     dataset = open_dataset(config, config.data.train_split)
     if config.data.num_ref_frames >= config.data.num_frames:
         raise UserError("data.num_ref_frames leaves no frame to predict.")
@@ -237,8 +238,8 @@ def train(
     for module in (parts.svd, parts.text_encoder):
         if module is not None:
             module.to(accelerator.device)
-    if cfg.gradient_checkpointing:
-        denoiser.unet.enable_gradient_checkpointing()
+    frozen = (getattr(parts.svd, "vae", None), getattr(parts.svd, "image_encoder", None), parts.text_encoder)
+    speed.apply(cfg, denoiser, [m for m in frozen if isinstance(m, torch.nn.Module)])
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         trainable,
@@ -264,7 +265,8 @@ def train(
             clip = dataset.try_load(dataset.refs[index])
             if hasattr(clip, "frames"):
                 clips.append(clip)
-        loss = objective(clips, generator)
+        with accelerator.autocast():
+            loss = objective(clips, generator)
         accelerator.backward(loss)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -275,9 +277,10 @@ def train(
                 checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, cfg.checkpoints_total_limit
             )
             if cfg.validation_clips and accelerator.is_main_process:
-                validation_previews(
-                    config, generate_for(config, parts), parts, run.path / "validation" / f"step-{done}"
-                )
+                with accelerator.autocast():  # frozen half-precision weights need it
+                    validation_previews(
+                        config, generate_for(config, parts), parts, run.path / "validation" / f"step-{done}"
+                    )
             run.update_state(step=done, checkpoint=str(path), losses=list(losses))
         if on_step is not None:
             on_step(done, losses[-1])

@@ -1,0 +1,131 @@
+"""`aidbench bench sample`: seconds per generated clip and peak memory of the samplers `aidbench sample` runs
+(aid: dual guidance, three branches per step; svd-zeroshot / svd-fullft: SVD's sampler, two branches), at the
+config's sampling settings, random weights. The time is the median over clips after warm-up; each system is
+measured in a fresh process.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+
+from aidbench.bench import memory
+from aidbench.bench.train import _device, _round, _sync, isolated
+from aidbench.config import Config
+
+
+def _generator(system: str, config: Config):
+    """generate(clip, seed) → frames, exactly as the system's `sample` calls its pipeline."""
+    from aidbench.bench.systems import STATES, with_model
+    from aidbench.model import edm
+    from aidbench.model.pipeline import AIDPipeline
+    from aidbench.model.sample import sampling_settings
+
+    settings = sampling_settings(config)
+    if system == "aid":
+        from aidbench.model.components import build
+
+        parts = build(with_model(config, name="aid"), random_weights=True)
+        parts.svd.scheduler = edm.scheduler()  # its tables on the CPU, as `sample` builds it
+        pipeline = AIDPipeline(parts.svd, parts.denoiser.eval(), parts.text_encoder)
+
+        def generate(clip, seed):
+            g = torch.Generator().manual_seed(seed)
+            k, t = clip.num_ref_frames, clip.frames.shape[0]
+            return pipeline(clip.frames[:k], t, clip.instruction, list(STATES), settings, g)
+
+        return generate, [parts.denoiser, parts.svd.vae, parts.svd.image_encoder, parts.text_encoder]
+    if system in ("svd-zeroshot", "svd-fullft"):
+        from aidbench.baselines.svd_fullft import build
+
+        parts = build(with_model(config, name=system), random_weights=True)
+        parts.svd.scheduler = edm.scheduler()
+        pipeline = AIDPipeline(parts.svd, parts.denoiser.eval())
+        guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
+
+        def generate(clip, seed):
+            g = torch.Generator().manual_seed(seed)
+            return pipeline(
+                clip.frames[:1], clip.frames.shape[0], settings=settings, generator=g, svd_guidance=guidance
+            )
+
+        return generate, [parts.denoiser, parts.svd.vae, parts.svd.image_encoder]
+    if system == "opensora-zeroshot":
+        from aidbench.errors import NotBuiltError
+
+        raise NotBuiltError("benchmarking Open-Sora's sampler lands with its wiring (issue #6).")
+    raise KeyError(system)
+
+
+def measure_system(
+    system: str, config: Config, batch: int, frames: int, resolution: int, steps: int, warmup: int
+) -> dict[str, Any]:
+    """One system in this process: `warmup` + `steps` clips, one at a time (`batch` clips per timed call)."""
+    from aidbench.bench.systems import clips
+
+    device = _device(config)
+    with torch.device(device):  # weights initialised on the device: fast for billions of them
+        generate, modules = _generator(system, config)
+    for module in modules:
+        module.to(device)
+    inputs = clips(batch, frames, resolution, config.seed)
+    memory.reset(device)
+    times = []
+    for i in range(warmup + steps):
+        _sync(device)
+        start = time.perf_counter()
+        for j, clip in enumerate(inputs):
+            generate(clip, i * batch + j)
+        _sync(device)
+        times.append((time.perf_counter() - start) / batch)
+    return {
+        "system": system,
+        "seconds_per_clip": round(statistics.median(times[warmup:]), 4),
+        "peak_memory_gb": _round(memory.peak_gb(device)),
+        "memory": memory.kind(device),
+    }
+
+
+def run(
+    config: Config,
+    systems: list[str],
+    batch: int = 1,
+    frames: int | None = None,
+    resolution: int | None = None,
+    steps: int = 3,
+    warmup: int = 1,
+    isolate: bool = True,
+) -> dict[str, Any]:
+    from aidbench import environment
+
+    frames = frames or config.data.num_frames
+    resolution = resolution or config.data.resolution
+    args = (batch, frames, resolution, steps, warmup)
+    records = [
+        isolated(measure_system, system, config, *args) if isolate else measure_system(system, config, *args)
+        for system in systems
+    ]
+    device = _device(config)
+    s = config.sample
+    return {
+        "benchmark": "sample",
+        "what": f"sampling {frames} frames of {resolution}², {s.num_inference_steps} steps, random weights",
+        "size": config.model.size,
+        "frames": frames,
+        "resolution": resolution,
+        "num_inference_steps": s.num_inference_steps,
+        "steps": steps,
+        "warmup": warmup,
+        "systems": records,
+        "torch_threads": torch.get_num_threads(),
+        "device": environment.device(device.type),
+        "packages": {
+            k: v
+            for k, v in environment.package_versions().items()
+            if k in ("torch", "diffusers", "transformers")
+        },
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

@@ -1,0 +1,276 @@
+"""`aidbench bench train`: seconds per training iteration, peak memory, and the largest batch under a memory
+cap, for the systems of supplementary Tables 3-4 (aid, aid-fullft, svd-fullft, opensora-fullft, videofusion).
+
+An iteration is what a `train` run does per step minus data loading: frozen encoders, the denoiser's forward
+and backward, AdamW's update, under the config's switches (mixed precision, frozen dtype, attention,
+gradient checkpointing, channels-last). The time is the median over timed steps after warm-up. Each system
+is measured in a fresh process (spawned) so one system's memory never counts against the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import torch
+
+from aidbench.bench import memory
+from aidbench.config import Config
+
+# The paper's targets for AID against its full fine-tune (issue 8; the paper measured 0.71x and 0.54x).
+TARGETS = {"seconds_per_iter": 0.7, "peak_memory_gb": 0.5}
+
+
+def _device(config: Config) -> torch.device:
+    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _mixed(config: Config, device: torch.device) -> str:
+    """As `train` decides: a GPU setting, except that frozen half-precision weights need autocast anywhere."""
+    cfg = config.train
+    return cfg.mixed_precision if device.type == "cuda" or cfg.frozen_dtype != "float32" else "no"
+
+
+def _autocast(config: Config, device: torch.device):
+    mixed = _mixed(config, device)
+    if mixed == "no":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[mixed])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Session:
+    """One system built once, stepped at any batch size."""
+
+    def __init__(self, system: str, config: Config, device: torch.device):
+        from aidbench.bench.systems import trainee
+        from aidbench.model import speed
+
+        self.system, self.config, self.device = system, config, device
+        with torch.device(device):  # weights initialised on the device: fast for billions of them
+            self.trainee = trainee(system, config)
+        for module in (self.trainee.denoiser, *self.trainee.frozen):
+            module.to(device)  # some builders (open_clip's) put their model on the CPU themselves
+        speed.apply(config.train, self.trainee.denoiser, self.trainee.frozen)
+        self.trainee.denoiser.train()
+        self.parameters = [p for p in self.trainee.denoiser.parameters() if p.requires_grad]
+        cfg = config.train
+        self.optimizer = torch.optim.AdamW(
+            self.parameters,
+            lr=cfg.learning_rate,
+            betas=(cfg.adam_beta1, cfg.adam_beta2),
+            eps=cfg.adam_epsilon,
+        )
+
+    def step(self, batch_clips: list, index: int) -> float:
+        from aidbench.model.train import step_generator
+
+        _sync(self.device)
+        start = time.perf_counter()
+        with _autocast(self.config, self.device):
+            loss = self.trainee.loss(batch_clips, step_generator(self.config.seed, index))
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        _sync(self.device)
+        return time.perf_counter() - start
+
+    def measure(self, batch: int, frames: int, resolution: int, steps: int, warmup: int) -> dict[str, Any]:
+        from aidbench.bench.systems import clips
+
+        batch_clips = clips(batch, frames, resolution, self.config.seed)
+        memory.reset(self.device)
+        before = memory.current_gb(self.device)
+        times = [self.step(batch_clips, i) for i in range(warmup + steps)]
+        return {
+            "batch": batch,
+            "seconds_per_iter": round(statistics.median(times[warmup:]), 4),
+            "peak_memory_gb": _round(memory.peak_gb(self.device)),
+            "memory_before_steps_gb": _round(before),
+        }
+
+    def counts(self) -> dict[str, int]:
+        modules = [self.trainee.denoiser, *self.trainee.frozen]
+        total = sum(p.numel() for m in modules if m is not None for p in m.parameters())
+        return {"trainable_parameters": sum(p.numel() for p in self.parameters), "total_parameters": total}
+
+    def largest_batch(
+        self, cap_gb: float, frames: int, resolution: int, start: int = 1, limit: int = 256
+    ) -> dict[str, Any] | None:
+        """Table 4's setting: the largest batch whose peak memory stays under cap_gb (doubling, then
+        bisection), with its step time and memory; None if even `start` does not fit."""
+
+        def fits(batch: int) -> dict[str, Any] | None:
+            try:
+                result = self.measure(batch, frames, resolution, steps=1, warmup=1)
+            except (RuntimeError, torch.OutOfMemoryError) as error:
+                if not memory.is_out_of_memory(error):
+                    raise
+                result = None
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if result is None or result["peak_memory_gb"] is None or result["peak_memory_gb"] > cap_gb:
+                return None
+            return result
+
+        best, low, high = None, start, None
+        batch = start
+        while batch <= limit:  # doubling until the first failure
+            result = fits(batch)
+            if result is None:
+                high = batch
+                break
+            best, low = result, batch
+            batch *= 2
+        if best is None:
+            return None
+        while high is not None and high - low > 1:  # bisection between the last fit and the first failure
+            middle = (low + high) // 2
+            result = fits(middle)
+            if result is None:
+                high = middle
+            else:
+                best, low = result, middle
+        return {**best, "memory_cap_gb": round(cap_gb, 2)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def measure_system(
+    system: str,
+    config: Config,
+    batch: int,
+    frames: int,
+    resolution: int,
+    steps: int,
+    warmup: int,
+    memory_cap_gb: float | None = None,
+    max_batch: bool = False,
+) -> dict[str, Any]:
+    """Everything measured for one system, in this process."""
+    device = _device(config)
+    session = Session(system, config, device)
+    record: dict[str, Any] = {"system": system, **session.counts()}
+    record.update(session.measure(batch, frames, resolution, steps, warmup))
+    record["memory"] = memory.kind(device)
+    if max_batch:
+        cap = memory_cap_gb
+        if cap is None and (capacity := memory.capacity_gb(device)) is not None:
+            cap = 0.9 * capacity  # Table 4: >= 90% of the GPU's memory in use
+        if cap is None:
+            from aidbench.errors import UsageError
+
+            raise UsageError(
+                "--max-batch on the CPU needs --memory-cap-gb (no device memory to take 90% of)."
+            )
+        record["largest_batch"] = session.largest_batch(cap, frames, resolution)
+    return record
+
+
+def _child(queue, function, args) -> None:
+    try:
+        queue.put(("ok", function(*args)))
+    except BaseException as error:  # reported to the parent, which names the system and where it broke
+        import traceback
+
+        where = traceback.extract_tb(error.__traceback__)[-3:]
+        trail = " ← ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(where))
+        queue.put(("error", f"{type(error).__name__}: {error} (at {trail})"))
+
+
+def isolated(function, system: str, *args) -> dict[str, Any]:
+    """function(system, *args) in a spawned process of its own; an error comes back as {"error": ...}."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, function, (system, *args)))
+    process.start()
+    while True:
+        try:
+            status, value = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():  # died without a word: killed for memory, say
+                status, value = "error", f"the measuring process ended with exit code {process.exitcode}"
+                break
+    process.join()
+    return value if status == "ok" else {"system": system, "error": value}
+
+
+def ratios(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """AID against its full fine-tune, measured in the same run, with the issue's targets."""
+    by = {r["system"]: r for r in records if "error" not in r}
+    if "aid" not in by or "aid-fullft" not in by:
+        return None
+    out: dict[str, Any] = {}
+    for key, target in TARGETS.items():
+        a, b = by["aid"].get(key), by["aid-fullft"].get(key)
+        if a is not None and b:
+            out[key] = {"aid / aid-fullft": round(a / b, 3), "target_at_most": target, "met": a / b <= target}
+    out["paper"] = {"seconds_per_iter": round(1.03 / 1.45, 3), "peak_memory_gb": round(24.68 / 45.49, 3)}
+    return out
+
+
+def run(
+    config: Config,
+    systems: list[str],
+    batch: int = 1,
+    frames: int | None = None,
+    resolution: int | None = None,
+    steps: int = 5,
+    warmup: int = 2,
+    memory_cap_gb: float | None = None,
+    max_batch: bool = False,
+    isolate: bool = True,
+) -> dict[str, Any]:
+    from aidbench import environment
+
+    frames = frames or config.data.num_frames
+    resolution = resolution or config.data.resolution
+    args = (batch, frames, resolution, steps, warmup, memory_cap_gb, max_batch)
+    records = [
+        isolated(measure_system, system, config, *args) if isolate else measure_system(system, config, *args)
+        for system in systems
+    ]
+    device = _device(config)
+    cfg = config.train
+    return {
+        "benchmark": "train",
+        "what": f"training iterations at {frames} frames of {resolution}², batch {batch}, random weights",
+        "size": config.model.size,
+        "frames": frames,
+        "resolution": resolution,
+        "steps": steps,
+        "warmup": warmup,
+        "switches": {
+            "mixed_precision": _mixed(config, device),
+            "frozen_dtype": cfg.frozen_dtype,
+            "attention": cfg.attention,
+            "gradient_checkpointing": cfg.gradient_checkpointing,
+            "channels_last": cfg.channels_last,
+        },
+        "systems": records,
+        "ratios": ratios(records),
+        "torch_threads": torch.get_num_threads(),
+        "device": environment.device(device.type),
+        "packages": {
+            k: v
+            for k, v in environment.package_versions().items()
+            if k in ("torch", "diffusers", "transformers")
+        },
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
