@@ -39,3 +39,26 @@ class CaptionEncoder:
             add_special_tokens=True,
         )
         return self.encode_ids(tokens.input_ids, tokens.attention_mask), tokens.attention_mask
+
+
+TINY_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789 .,'-"
+
+
+def tiny_caption_encoder(max_length: int = 32, width: int = 16, seed: int = 0) -> CaptionEncoder:
+    """A one-layer T5 encoder (transformers, random weights seeded by `seed`) with a character-level tokenizer
+    written here (lower-cased letters, digits, space, a little punctuation): tests and the smoke preset,
+    no files needed; distinct instructions give distinct token features."""
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{c: i + 3 for i, c in enumerate(TINY_CHARACTERS)}}
+    backend = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
+    )
+    torch.manual_seed(seed)
+    config = T5Config(vocab_size=len(vocab), d_model=width, d_kv=8, d_ff=2 * width, num_layers=1, num_heads=2)
+    return CaptionEncoder(T5EncoderModel(config), tokenizer, max_length=max_length)
