@@ -217,12 +217,13 @@ def sdxl_vae(tiny: bool = False):
     )
 
 
-def load(folder) -> VideoVAE:
+def load(folder, vae: VideoVAE | None = None) -> VideoVAE:
     """The released OpenSora-VAE-v1.2 (`model.safetensors` in `folder`), read with Open-Sora's key layout:
     `spatial_vae.module.<diffusers AutoencoderKL key>` (its wrapper keeps the SDXL VAE in `.module`),
     `temporal_vae.<TemporalVAE key>`, and optionally the `shift`/`scale` buffers (used when present).
     This layout is read from Open-Sora's code, not yet checked against the file itself: a file that differs
-    is refused with the keys that were missing, unexpected or of another shape, so the mapping can be fixed."""
+    is refused with the keys that were missing, unexpected or of another shape, so the mapping can be fixed.
+    `vae`: the module to fill (default: the released architecture; tests pass a tiny one)."""
     from safetensors.torch import load_file
 
     from aidbench.errors import UserError
@@ -234,7 +235,7 @@ def load(folder) -> VideoVAE:
         raise UserError(f"cannot read {path}: {err}.") from None
     prefix = "spatial_vae.module."
     state = {("spatial_vae." + k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in stored.items()}
-    vae = VideoVAE(sdxl_vae(), TemporalVAE())
+    vae = vae if vae is not None else VideoVAE(sdxl_vae(), TemporalVAE())
     expected = vae.state_dict()
     optional = {"shift", "scale"}
     missing = sorted(set(expected) - set(state) - optional)
