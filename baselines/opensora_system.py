@@ -16,7 +16,8 @@ K frames (sample_clips puts them there).
 
 Sampling: Euler over Open-Sora's 30 steps (sample.num_inference_steps) with caption guidance 7.0
 (sample.opensora_guidance_scale), STDiT3's learned null caption as the unconditional branch; VAE noise
-and the initial noise come from the clip's seed. Open-Sora's prompt suffixes ("aesthetic score: 6.5") are
+and the initial noise come from the clip's seed; on a GPU STDiT3 samples under bfloat16 autocast and
+T5 runs in bfloat16, as in Open-Sora. Open-Sora's prompt suffixes ("aesthetic score: 6.5") are
 not added: the caption is the instruction alone.
 
 opensora-fullft trains every STDiT3 parameter (all but the fixed rotary frequencies) with Open-Sora 1.2's
@@ -55,8 +56,13 @@ class OpenSoraParts:
     text_encoder = None
 
     def frozen_to(self, device) -> OpenSoraParts:
+        """The frozen VAE (float32) and T5 (bfloat16 on a GPU, Open-Sora's training dtype: T5-XXL's encoder
+        is 19 GB in float32, which beside STDiT3's full fine-tune at batch 8 does not fit an 80 GB card)."""
+        device = torch.device(device)
         self.vae.to(device)
         self.captions.model.to(device)
+        if device.type == "cuda":
+            self.captions.model.to(torch.bfloat16)
         return self
 
 
@@ -123,6 +129,7 @@ class OpenSoraObjective:
         with torch.no_grad():
             x0, held = encode_clips(self.parts.vae, frames, clips[0].num_ref_frames, generator)
             y, mask = self.parts.captions([c.instruction for c in clips])
+        y = y.float()
         null = dit.y_embedder.y_embedding[None, None].to(y.dtype)
         y = torch.where(drop.to(device)[:, None, None, None], null, y)
         x_mask = torch.ones(b, x0.shape[2], dtype=torch.bool, device=device)
@@ -163,7 +170,7 @@ def generator_for(config, parts: OpenSoraParts):
         reference_frames = torch.zeros(1, total, dtype=torch.bool, device=device)
         reference_frames[:, :held] = True
         y, mask = parts.captions([clip.instruction])
-        y, mask = y.to(device), mask.to(device)
+        y, mask = y.to(device, torch.float32), mask.to(device)
         null = dit.y_embedder.y_embedding[None, None].to(y.dtype)
         fps = _fps(config, 2, device)
 
@@ -171,9 +178,10 @@ def generator_for(config, parts: OpenSoraParts):
             return dit(x, t_, y_, mask_, x_mask, fps=fps)
 
         timesteps = rflow.sampling_timesteps(steps, height, width, t, **schedule(config, total))
-        z = rflow.sample(
-            rflow.guided(model, y, null, mask, scale), noise, timesteps, reference, reference_frames
-        )
+        with torch.autocast("cuda", torch.bfloat16, enabled=device.type == "cuda"):  # as Open-Sora samples
+            z = rflow.sample(
+                rflow.guided(model, y, null, mask, scale), noise, timesteps, reference, reference_frames
+            )
         predicted = parts.vae.decode(z[:, :, held:], t - k)[0].movedim(0, 1)
         return np.concatenate([clip.frames[:k], from_model(predicted)])
 
