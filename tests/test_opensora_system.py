@@ -54,7 +54,12 @@ def _config(*extra: str):
 def _train(run_id: str, stop_at: int | None = None, resume: bool = False):
     from aidbench.baselines.opensora_system import train
 
-    cfg = _config("train.max_steps=2", "train.checkpoint_every=1", "train.checkpoints_total_limit=1")
+    cfg = _config(
+        "train.max_steps=2",
+        "train.checkpoint_every=1",
+        "train.checkpoints_total_limit=1",
+        "train.validation_clips=1",
+    )
     if resume:
         run = runs.resume_run(cfg.paths.results, "train", run_id)
         cfg = run.config
@@ -82,6 +87,7 @@ def test_full_fine_tune_trains_every_weight_resumes_exactly_and_samples(cli, tmp
     names = {n for n, p in parts.denoiser.named_parameters()} - {"rope.freqs"}
     assert set(final_whole) == names  # every STDiT3 weight trains, under the released names
     assert all(torch.equal(final_whole[k], final_split[k]) for k in names)
+    assert (whole.path / "validation/step-2/synthtvp-test-00000-0.mp4").is_file()  # the preview, sampled
     initial = dict(parts.denoiser.named_parameters())
     assert not torch.equal(final_whole["final_layer.linear.weight"], initial["final_layer.linear.weight"])
 
@@ -197,6 +203,13 @@ def test_the_short_clip_option_changes_the_timesteps_as_documented():
     logit_normal = torch.sigmoid(torch.randn(64, generator=torch.Generator().manual_seed(1))) * 1000
     torch.testing.assert_close(unshifted, logit_normal)
     assert rflow.sampling_timesteps(4, 256, 256, 16, **schedule(off, 5)) == [1000.0, 750.0, 500.0, 250.0]
+
+
+def test_model_info_counts_the_released_stdit3(cli):
+    fullft = json.loads(cli("model-info", "opensora-fullft", "--preset", "paper-ssv2", "--json").out)
+    zeroshot = json.loads(cli("model-info", "opensora-zeroshot", "--preset", "paper-ssv2", "--json").out)
+    assert fullft["trainable"] == 1_207_643_936 and zeroshot["total"] == fullft["total"]
+    assert zeroshot["trainable"] == 0
 
 
 def test_the_vae_loader_reads_open_soras_layout_and_names_the_keys_that_differ(tmp_path):
