@@ -656,6 +656,8 @@ def model_info(
 def _model_spec(name: str, operation: str):
     """The registered model's spec, or a clear error when the operation has not landed."""
     spec = registry.load("model", name)
+    if operation == "train" and spec.train is None and spec.sample is not None:
+        raise UsageError(f"'{name}' needs no training: sample it with `aidbench sample --model {name}`.")
     if getattr(spec, operation) is None:
         issue = registry.get("model", name).issue or 5
         raise NotBuiltError(f"'{operation}' for the model '{name}' is not built yet (issue #{issue}).")

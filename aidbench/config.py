@@ -97,6 +97,21 @@ class MConditionConfig:
 
 
 @dataclass(config=_STRICT)
+class OpenSoraConfig:
+    """The Open-Sora 1.2 baselines (opensora-zeroshot, opensora-fullft; baselines/opensora_system.py)."""
+
+    # Open-Sora shifts timesteps towards noise for larger videos, r = √(H·W / 512²)·√frames′.
+    # open-sora: its own frames′ = (pixel frames // 17)·5, which is 0 for clips of 2…16 frames (every t
+    # becomes 0: the preflight refuses that); latent-frames [ours]: frames′ = the clip's latent frame count
+    # (the same as Open-Sora's for 17·k frames); off [ours]: t unshifted.
+    timestep_transform: Literal["open-sora", "latent-frames", "off"] = "open-sora"
+    # Open-Sora 1.2's rate of replacing the caption by its learned null caption while training.
+    caption_dropout: float = Field(0.1, ge=0.0, le=1.0)
+    # The fps STDiT3 is told (Open-Sora 1.2's inference default; [ours] for clips resampled to 16 frames).
+    fps: float = Field(24.0, gt=0)
+
+
+@dataclass(config=_STRICT)
 class ModelConfig:
     # A registered model name (`aidbench ls models`).
     name: str = "aid"
@@ -108,6 +123,7 @@ class ModelConfig:
     train_cross_attention: bool = True
     # Every UNet weight trains as well: supplementary Tables 3-4's "Ours (full finetune)".
     full_finetune: bool = False
+    opensora: OpenSoraConfig = dataclasses.field(default_factory=OpenSoraConfig)
 
 
 @dataclass(config=_STRICT)
@@ -156,6 +172,8 @@ class SampleConfig:
     # SVD's own per-frame guidance, first to last frame (svd-zeroshot): its pipeline's defaults.
     svd_min_guidance: float = 1.0
     svd_max_guidance: float = 3.0
+    # Open-Sora 1.2's caption guidance scale (its inference default; opensora-zeroshot, opensora-fullft).
+    opensora_guidance_scale: float = 7.0
 
 
 @dataclass(config=_STRICT)

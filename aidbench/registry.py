@@ -59,14 +59,16 @@ def _entries() -> list[Entry]:
             target="aidbench.baselines.svd_fullft:SVD_FULLFT",
         ),
         Entry(
-            "model", "opensora-zeroshot", "Open-Sora STDiT image-to-video with T5 text, no training", issue=6
+            "model",
+            "opensora-zeroshot",
+            "Open-Sora 1.2 STDiT3 image-to-video with T5 text, no training",
+            target="aidbench.baselines.opensora_system:OPENSORA_ZEROSHOT",
         ),
         Entry(
             "model",
             "opensora-fullft",
-            "Open-Sora STDiT3 with every parameter fine-tuned",
-            target="aidbench.baselines.opensora:OPENSORA_FULLFT",
-            issue=6,  # model-info is built; the VAE, T5 and rectified-flow training land with issue 6
+            "Open-Sora 1.2 STDiT3 with every parameter fine-tuned",
+            target="aidbench.baselines.opensora_system:OPENSORA_FULLFT",
         ),
         Entry(
             "model",

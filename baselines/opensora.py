@@ -7,6 +7,8 @@ qk-RMSNorm, and cross-attention to T5 caption tokens; a 2D sin-cos position embe
 Image-to-video conditioning marks clean reference frames with `x_mask`: those use the modulation of
 timestep 0. Output: 8 channels, of which the rectified-flow sampler uses the first 4 (velocity).
 
+The systems built on it (opensora-zeroshot, opensora-fullft) are assembled in opensora_system.py.
+
 Parameter count of STDiT3-XL/2: 1,207,643,972 (1.21B). The paper's "1147M" matches none of its parts
 removed in millions; counted in units of 2^20 it is 1151.7 "M" (and the Open-Sora report's "1.1B" is
 1.12 in units of 2^30) — our reading, not stated by either source.
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint as recompute
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,16 @@ class STDiT3(nn.Module):
         self.spatial_blocks = nn.ModuleList(Block(c, temporal=False) for _ in range(c.depth))
         self.temporal_blocks = nn.ModuleList(Block(c, temporal=True) for _ in range(c.depth))
         self.final_layer = FinalLayer(c)
+        self.gradient_checkpointing = False
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute each block in the backward pass (`train.gradient_checkpointing`)."""
+        self.gradient_checkpointing = True
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """What a fine-tune checkpoint holds: every trained parameter under its released name (the fixed
+        rotary frequencies and the null caption buffer come from the base weights)."""
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
 
     def forward(self, x, timestep, y, mask=None, x_mask=None, fps=None, height=None, width=None):
         """x (B, C, T, H, W), timestep (B,) on 0…1000, y (B, 1, L, caption_channels), mask (B, L) →
@@ -278,9 +291,11 @@ class STDiT3(nn.Module):
             tokens.dtype
         )
         tokens = tokens.reshape(b, t_n * h_n * w_n, -1)
+        checkpointed = self.gradient_checkpointing and self.training and torch.is_grad_enabled()
         for spatial, temporal in zip(self.spatial_blocks, self.temporal_blocks, strict=True):
-            tokens = spatial(tokens, caption, mask, t_mlp, t_n, x_mask, t0_mlp)
-            tokens = temporal(tokens, caption, mask, t_mlp, t_n, x_mask, t0_mlp, self.rope)
+            for block, rope in ((spatial, None), (temporal, self.rope)):
+                args = (tokens, caption, mask, t_mlp, t_n, x_mask, t0_mlp, rope)
+                tokens = recompute(block, *args, use_reentrant=False) if checkpointed else block(*args)
         final = self.final_layer
         shift, scale_ = (final.scale_shift_table[None] + t[:, None]).chunk(2, dim=1)
         out = modulate(F.layer_norm(tokens, (c.hidden_size,), eps=1e-6), shift, scale_)
@@ -335,12 +350,3 @@ def parameters(config) -> dict:
     }
     total = sum(v["total"] for v in components.values())
     return {"model": config.model.name, "total": total, "trainable": total - frozen, "components": components}
-
-
-def _spec():
-    from aidbench.model.spec import ModelSpec
-
-    return ModelSpec("opensora-fullft", parameters=parameters)
-
-
-OPENSORA_FULLFT = _spec()

@@ -39,3 +39,48 @@ class CaptionEncoder:
             add_special_tokens=True,
         )
         return self.encode_ids(tokens.input_ids, tokens.attention_mask), tokens.attention_mask
+
+
+TINY_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789 .,'-"
+
+
+# google/t5-v1_1-xxl's encoder (DeepFloyd/t5-v1_1-xxl config.json)
+T5_XXL = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64)
+
+
+def random_caption_encoder(seed: int = 0) -> CaptionEncoder:
+    """T5 v1.1 XXL's encoder architecture with random weights and the in-code character tokenizer, padded
+    to Open-Sora's 300 tokens: `aidbench bench` timing needs no download."""
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    model = T5EncoderModel(T5Config(**T5_XXL, feed_forward_proj="gated-gelu"))
+    return CaptionEncoder(model, _character_tokenizer(), max_length=MAX_LENGTH)
+
+
+def _character_tokenizer():
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{c: i + 3 for i, c in enumerate(TINY_CHARACTERS)}}
+    backend = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
+    )
+
+
+def tiny_caption_encoder(max_length: int = 32, width: int = 16, seed: int = 0) -> CaptionEncoder:
+    """A one-layer T5 encoder (transformers, random weights seeded by `seed`) with a character-level tokenizer
+    written here (lower-cased letters, digits, space, a little punctuation): tests and the smoke preset,
+    no files needed; distinct instructions give distinct token features."""
+    from transformers import T5Config, T5EncoderModel
+
+    tokenizer = _character_tokenizer()
+    torch.manual_seed(seed)
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=width, d_kv=8, d_ff=2 * width, num_layers=1, num_heads=2
+    )
+    return CaptionEncoder(T5EncoderModel(config), tokenizer, max_length=max_length)

@@ -9,6 +9,8 @@ the decoder. 309,687,144 parameters (the Open-Sora report: "300M").
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -213,3 +215,50 @@ def sdxl_vae(tiny: bool = False):
         latent_channels=4,
         sample_size=1024,
     )
+
+
+def load(folder, vae: VideoVAE | None = None) -> VideoVAE:
+    """The released OpenSora-VAE-v1.2 (`model.safetensors` in `folder`), read with Open-Sora's key layout:
+    `spatial_vae.module.<diffusers AutoencoderKL key>` (its wrapper keeps the SDXL VAE in `.module`),
+    `temporal_vae.<TemporalVAE key>`, and optionally the `shift`/`scale` buffers (used when present).
+    This layout is read from Open-Sora's code, not yet checked against the file itself: a file that differs
+    is refused with the keys that were missing, unexpected or of another shape, so the mapping can be fixed.
+    `vae`: the module to fill (default: the released architecture; tests pass a tiny one)."""
+    from safetensors.torch import load_file
+
+    from aidbench.errors import UserError
+
+    path = Path(folder) / "model.safetensors"
+    try:
+        stored = load_file(str(path))
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err}.") from None
+    prefix = "spatial_vae.module."
+    state = {("spatial_vae." + k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in stored.items()}
+    vae = vae if vae is not None else VideoVAE(sdxl_vae(), TemporalVAE())
+    expected = vae.state_dict()
+    optional = {"shift", "scale"}
+    missing = sorted(set(expected) - set(state) - optional)
+    unexpected = sorted(set(state) - set(expected))
+    reshaped = sorted(k for k in set(expected) & set(state) if state[k].numel() != expected[k].numel())
+    if missing or unexpected or reshaped:
+
+        def listed(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (f" … ({len(keys)} in all)" if len(keys) > 5 else "")
+
+        problems = [
+            f"{what}: {listed(keys)}"
+            for what, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("another shape", reshaped),
+            )
+            if keys
+        ]
+        raise UserError(
+            f"{path} does not fit Open-Sora 1.2's VAE as aidbench reads it (keys {'; '.join(problems)}); "
+            "spatial_vae.module.* and temporal_vae.* were expected — please report these key names."
+        )
+    state = {k: v.reshape(expected[k].shape) for k, v in state.items()}
+    vae.load_state_dict(state, strict=False)
+    return vae.eval()

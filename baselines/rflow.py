@@ -4,6 +4,9 @@ t ∈ [0, 1000]: x_t = (1 − t/1000)·x0 + (t/1000)·ε (t = 0 clean); the mode
 (the first half of STDiT3's output channels). Timesteps are moved towards noise for larger videos:
 r = √(H·W / 512²) · √(frames′), frames′ = 1 for an image else (pixel frames // 17)·5, and
 t′ = 1000·r·s / (1 + (r − 1)·s) with s = t/1000. Training draws s from a logit-normal (sigmoid of N(0, 1)).
+Open-Sora's frames′ is 0 for clips of 2…16 pixel frames, which maps every t to 0 (nothing to learn, nothing
+to sample); `latent_frames=n` [ours, not Open-Sora] uses the clip's real latent frame count n as frames′
+instead (the same value for 17·k frames), and `transform=False` [ours] leaves t unshifted.
 Reference frames are clean (x_mask False): excluded from the loss, held at their latents while sampling.
 """
 
@@ -18,9 +21,16 @@ BASE_RESOLUTION = 512 * 512
 
 
 def timestep_transform(
-    t: torch.Tensor, height: int, width: int, num_frames: int, scale: float = 1.0
+    t: torch.Tensor,
+    height: int,
+    width: int,
+    num_frames: int,
+    scale: float = 1.0,
+    latent_frames: int | None = None,
 ) -> torch.Tensor:
-    frames = 1 if num_frames == 1 else num_frames // 17 * 5
+    """Open-Sora 1.2's shift of t towards noise for larger videos; latent_frames replaces its frames′ [ours]."""
+    open_sora = 1 if num_frames == 1 else num_frames // 17 * 5
+    frames = open_sora if latent_frames is None else latent_frames
     ratio = (height * width / BASE_RESOLUTION) ** 0.5 * frames**0.5 * scale
     s = t / NUM_TIMESTEPS
     return NUM_TIMESTEPS * ratio * s / (1 + (ratio - 1) * s)
@@ -31,10 +41,18 @@ def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.T
     return (1 - s) * x0 + s * noise
 
 
-def training_timesteps(batch: int, generator: torch.Generator, height: int, width: int, num_frames: int):
+def training_timesteps(
+    batch: int,
+    generator: torch.Generator,
+    height: int,
+    width: int,
+    num_frames: int,
+    transform: bool = True,
+    latent_frames: int | None = None,
+):
     """Logit-normal timesteps, transformed for the video size (Open-Sora 1.2's training setting)."""
-    s = torch.sigmoid(torch.randn(batch, generator=generator))
-    return timestep_transform(s * NUM_TIMESTEPS, height, width, num_frames)
+    t = torch.sigmoid(torch.randn(batch, generator=generator)) * NUM_TIMESTEPS
+    return timestep_transform(t, height, width, num_frames, latent_frames=latent_frames) if transform else t
 
 
 def training_loss(
@@ -59,9 +77,18 @@ def training_loss(
     return per_sample.mean()
 
 
-def sampling_timesteps(steps: int, height: int, width: int, num_frames: int) -> list[float]:
+def sampling_timesteps(
+    steps: int,
+    height: int,
+    width: int,
+    num_frames: int,
+    transform: bool = True,
+    latent_frames: int | None = None,
+) -> list[float]:
     raw = torch.tensor([(1.0 - i / steps) * NUM_TIMESTEPS for i in range(steps)], dtype=torch.float64)
-    return timestep_transform(raw, height, width, num_frames).tolist()
+    if not transform:
+        return raw.tolist()
+    return timestep_transform(raw, height, width, num_frames, latent_frames=latent_frames).tolist()
 
 
 @torch.no_grad()

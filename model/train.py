@@ -257,7 +257,9 @@ def train(
         optimizer.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         start = json.loads((last / "state.json").read_text())["step"]
     losses = list(run.state.get("losses", []))[:start]  # steps after the checkpoint are redone
-    for step in track(range(start, cfg.max_steps), "training AID", total=cfg.max_steps - start):
+    for step in track(
+        range(start, cfg.max_steps), f"training {config.model.name}", total=cfg.max_steps - start
+    ):
         generator = step_generator(config.seed, step)
         clips = []
         while len(clips) < cfg.batch_size_per_device:
@@ -342,10 +344,10 @@ def write_output(folder: Path, denoiser, config: Config, losses: list[float]) ->
     trainable = sum(v.numel() for v in denoiser.trainable_state_dict().values())
     atomic.write_text(
         folder / "README.md",
-        f"# AID checkpoint\n\nTrained by aidbench on {config.data.dataset} ({config.data.train_split}), "
-        f"{config.train.max_steps} steps, seed {config.seed}, model size {config.model.size}.\n"
-        f"Holds the {trainable:,} trainable parameters (adapters, DQFormer, UNet cross-attention); the frozen "
-        f"SVD weights load from their own files. Final training loss {losses[-1]:.4f}.\n",
+        f"# {config.model.name} checkpoint\n\nTrained by aidbench on {config.data.dataset} "
+        f"({config.data.train_split}), {config.train.max_steps} steps, seed {config.seed}, model size "
+        f"{config.model.size}.\nHolds the {trainable:,} trainable parameters; the frozen weights load from "
+        f"their own files. Final training loss {losses[-1]:.4f}.\n",
     )
     return {
         "output": str(folder),

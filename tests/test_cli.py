@@ -63,9 +63,15 @@ def test_unknown_model_is_one_line_exit_2_and_no_traceback():
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_not_built_commands_say_so_with_exit_3(cli):
-    result = cli("train", "opensora-fullft", "--dataset", "ssv2")
-    assert result.code == 3 and "not built yet (issue #6)" in result.err
+def test_not_built_commands_say_so_with_exit_3(cli, monkeypatch):
+    from aidbench import registry
+
+    future = registry.Entry("model", "future-model", "a model still to come", issue=99)
+    monkeypatch.setitem(registry.CATALOGUE["model"], "future-model", future)
+    result = cli("train", "future-model", "--dataset", "ssv2")
+    assert result.code == 3 and "not built yet (issue #99)" in result.err
+    zero_shot = cli("train", "opensora-zeroshot", "--dataset", "ssv2")
+    assert zero_shot.code == 2 and "'opensora-zeroshot' needs no training" in zero_shot.err
 
 
 @pytest.mark.parametrize(

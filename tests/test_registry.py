@@ -17,13 +17,15 @@ def test_unknown_names_suggest_the_closest():
     assert "did you mean" not in str(err.value) and "aidbench ls datasets" in str(err.value)
 
 
-def test_entries_not_built_say_which_issue_builds_them():
+def test_entries_not_built_say_which_issue_builds_them(monkeypatch):
+    future = registry.Entry("model", "future-model", "a model still to come", issue=99)
+    monkeypatch.setitem(registry.CATALOGUE["model"], "future-model", future)
     with pytest.raises(
-        NotBuiltError, match=r"the model 'opensora-zeroshot' is registered but not built yet \(issue #6\)"
+        NotBuiltError, match=r"the model 'future-model' is registered but not built yet \(issue #99\)"
     ):
-        registry.load("model", "opensora-zeroshot")
+        registry.load("model", "future-model")
     assert registry.get("model", "aid").status == "ready"
-    assert registry.get("model", "opensora-zeroshot").status == "not built yet (issue #6)"
+    assert registry.get("model", "future-model").status == "not built yet (issue #99)"
     assert registry.get("metric", "fvd@seer").status == "ready"
 
 
@@ -53,5 +55,7 @@ def test_ls_lists_runnable_and_paper_reported_systems(cli):
     assert result.code == 0
     runnable, reported = result.out.split("systems (paper-reported")
     assert "svd-zeroshot" in runnable and "runnable" in runnable
+    for name in ("aid", "svd-zeroshot", "svd-fullft", "opensora-zeroshot", "opensora-fullft", "vae-recon"):
+        assert f"  {name:<34} runnable\n" in runnable, name  # every system runs, none partly built
     assert "  Seer " in reported and "paper-reported in main-results" in reported
     assert "full model without LLaVA" not in result.out  # ablation rows are configurations, not systems

@@ -29,7 +29,8 @@ def _generator(system: str, config: Config):
         from aidbench.model.components import build
 
         parts = build(with_model(config, name="aid"), random_weights=True)
-        parts.svd.scheduler = edm.scheduler()  # its tables on the CPU, as `sample` builds it
+        with torch.device("cpu"):  # the scheduler's tables on the CPU, as `sample` builds it
+            parts.svd.scheduler = edm.scheduler()
         pipeline = AIDPipeline(parts.svd, parts.denoiser.eval(), parts.text_encoder)
 
         def generate(clip, seed):
@@ -42,7 +43,8 @@ def _generator(system: str, config: Config):
         from aidbench.baselines.svd_fullft import build
 
         parts = build(with_model(config, name=system), random_weights=True)
-        parts.svd.scheduler = edm.scheduler()
+        with torch.device("cpu"):
+            parts.svd.scheduler = edm.scheduler()
         pipeline = AIDPipeline(parts.svd, parts.denoiser.eval())
         guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
 
@@ -54,9 +56,13 @@ def _generator(system: str, config: Config):
 
         return generate, [parts.denoiser, parts.svd.vae, parts.svd.image_encoder]
     if system == "opensora-zeroshot":
-        from aidbench.errors import NotBuiltError
+        from aidbench.baselines import opensora_system
 
-        raise NotBuiltError("benchmarking Open-Sora's sampler lands with its wiring (issue #6).")
+        config = with_model(config, name="opensora-zeroshot")
+        parts = opensora_system.build(config, random_weights=True)
+        parts.frozen_to(torch.get_default_device())
+        parts.denoiser.eval()
+        return opensora_system.generator_for(config, parts), [parts.denoiser]
     raise KeyError(system)
 
 

@@ -96,7 +96,11 @@ def trainee(system: str, config: Config) -> Trainee:
 
         return videofusion(config)
     if system == "opensora-fullft":
-        from aidbench.errors import NotBuiltError
+        from aidbench.baselines import opensora_system
 
-        raise NotBuiltError("benchmarking opensora-fullft's training step lands with its trainer (issue #6).")
+        config = with_model(config, name="opensora-fullft")
+        parts = opensora_system.build(config, random_weights=True)
+        parts.frozen_to(torch.get_default_device())  # T5 in bfloat16 on a GPU, as its trainer holds it
+        objective = opensora_system.OpenSoraObjective(parts, config)
+        return Trainee(parts.denoiser, [parts.vae, parts.captions.model], objective)
     raise KeyError(system)
