@@ -26,6 +26,8 @@ from aidbench import atomic, runs
 from aidbench.errors import UserError
 
 SUMMARY_FILE = "summary.json"
+# A `trained_on` condition meaning: the dataset the run is scored on (not a zero-shot transfer).
+TRAINED_HERE = "<the scored dataset>"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,14 @@ class Measurement:
     sample_dir: Path | None = field(default=None, compare=False)
 
     def matches(self, where: tuple[tuple[str, Any], ...]) -> bool:
-        return all(key in self.settings and self.settings[key] == value for key, value in where)
+        for key, value in where:
+            if key == "trained_on" and value == TRAINED_HERE:
+                # trained on the dataset it is scored on, or on an unknown one (a checkpoint from elsewhere)
+                if self.settings.get("trained_on") not in (None, self.dataset):
+                    return False
+            elif key not in self.settings or self.settings[key] != value:
+                return False
+        return True
 
     def summary_entry(self) -> dict[str, Any]:
         return {

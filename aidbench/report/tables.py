@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from aidbench.report.records import TRAINED_HERE
+
 REQUIRED_COLUMNS = ("system", "metric", "value", "source")
 
 # The paper's metric column → the registered metric (with its protocol) whose records fill it.
@@ -80,13 +82,24 @@ AID_SWITCHES = {
 
 
 def aid(*extra: tuple[str, Any], **flipped: bool) -> Fill:
-    """AID with some switches flipped (keyword: the last part of the switch's path, e.g. spatial=False)."""
+    """AID trained on the dataset it is scored on, with some switches flipped (keyword: the last part of
+    the switch's path, e.g. spatial=False) and extra settings (config path, value)."""
     changes = {}
     for name, value in flipped.items():
         (path,) = [p for p in AID_SWITCHES if p.endswith("." + name)]
         changes[path] = value
-    where = {**AID_SWITCHES, **changes}
-    return Fill("aid", tuple(where.items()) + extra, tuple(changes.items()) + extra)
+    where = {**AID_SWITCHES, "trained_on": TRAINED_HERE, **changes, **dict(extra)}
+    return Fill("aid", tuple(where.items()), tuple(changes.items()) + extra)
+
+
+def trained(system: str) -> Fill:
+    """A baseline fine-tuned on the dataset it is scored on."""
+    return Fill(system, (("trained_on", TRAINED_HERE),))
+
+
+def zero_shot_transfer(fill: Fill, trained_on: str) -> Fill:
+    where = {**dict(fill.where), "trained_on": trained_on}
+    return Fill(fill.system, tuple(where.items()), command=ZERO_SHOT_COMMAND)
 
 
 def _rows(*pairs: tuple[dict[str, str], Fill]) -> tuple[RowFill, ...]:
@@ -184,9 +197,9 @@ SUPP_TABLE2 = PaperTable(
     "supp_table2_finetune.csv",
     fills=_rows(
         ({"system": "Open-Sora", "strategy": "Zero-Shot"}, Fill("opensora-zeroshot")),
-        ({"system": "Open-Sora", "strategy": "Fully-Finetune"}, Fill("opensora-fullft")),
+        ({"system": "Open-Sora", "strategy": "Fully-Finetune"}, trained("opensora-fullft")),
         ({"system": "SVD", "strategy": "Zero-Shot"}, Fill("svd-zeroshot")),
-        ({"system": "SVD", "strategy": "Fully-Finetune"}, Fill("svd-fullft")),
+        ({"system": "SVD", "strategy": "Fully-Finetune"}, trained("svd-fullft")),
         ({"system": "SVD (Ours)"}, aid()),
         ({"system": "Upper Baseline"}, Fill("vae-recon")),
     ),
@@ -208,15 +221,15 @@ SUPP_TABLE5 = PaperTable(
     "Zero-shot FVD on Epic-100 after training on SSv2",
     "supp_table5_zeroshot.csv",
     fills=_rows(
-        ({"system": "SVD", "setting": "training"}, Fill("svd-fullft")),
+        ({"system": "SVD", "setting": "training"}, trained("svd-fullft")),
         (
             {"system": "SVD", "setting": "zero-shot"},
-            Fill("svd-fullft", (("trained_on", "ssv2"),), command=ZERO_SHOT_COMMAND),
+            zero_shot_transfer(trained("svd-fullft"), "ssv2"),
         ),
         ({"system": "AID(ours)", "setting": "training"}, aid()),
         (
             {"system": "AID(ours)", "setting": "zero-shot"},
-            Fill("aid", (*aid().where, ("trained_on", "ssv2")), command=ZERO_SHOT_COMMAND),
+            zero_shot_transfer(aid(), "ssv2"),
         ),
     ),
 )
@@ -224,7 +237,7 @@ SUPP_TABLE6 = PaperTable(
     "supp-table6",
     "Instruction following on SSv2: FVD and CLIPScore",
     "supp_table6_clipscore.csv",
-    fills=_rows(({"system": "SVD"}, Fill("svd-fullft")), ({"system": "AID(ours)"}, aid())),
+    fills=_rows(({"system": "SVD"}, trained("svd-fullft")), ({"system": "AID(ours)"}, aid())),
 )
 
 
