@@ -8,7 +8,6 @@ as `aidbench eval --run` writes them.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -89,7 +88,3 @@ def eval_run(
             skipped={"real": [], "generated": []},
         )
     return run
-
-
-def results_dir(tmp_path: Path) -> Path:
-    return tmp_path / "results"

@@ -118,13 +118,13 @@ def _g(value: float) -> str:
 def diff_table(comparisons: list[Comparison]) -> str:
     """An aligned plain-text table, worst first: what was curated, what came, the change and its margin."""
     order = {"regressed": 0, "missing": 1, "improved": 2, "new": 3, "ok": 4}
-    header = ("status", "system", "metric", "better", "curated [interval]", "new", "change", "allowed")
+    header = ("status", "system", "metric", "better", "curated [interval]", "new", "change", "allowed change")
     lines = [header]
     for c in sorted(comparisons, key=lambda c: (order[c.status], c.system, c.metric)):
         old, cell = c.curated, c.new
         curated = f"{_g(old['value'])} [{_g(old['ci_low'])}, {_g(old['ci_high'])}]" if old else "–"
         change = f"{cell['value'] - old['value']:+.4g}" if old and cell else "–"
-        allowed = ("≥ " if c.better == "higher" else "≤ ") + f"{_g(c.margin)} worse" if old else "–"
+        allowed = (f"≥ {-c.margin:+.4g}" if c.better == "higher" else f"≤ {c.margin:+.4g}") if old else "–"
         mark = c.status.upper() if c.failed else c.status
         lines.append(
             (mark, c.system, c.metric, c.better, curated, _g(cell["value"]) if cell else "–", change, allowed)
