@@ -497,12 +497,8 @@ def check(
         if written.is_file():
             new, source = records.load_summary(written), str(written)
         else:
-            new = records.summarize(
-                records.scan(cfg.paths.results),
-                preset,
-                cfg.data.dataset,
-                list(cfg.systems),
-                list(cfg.eval.metrics),
+            new = records.summary_from_runs(
+                cfg.paths.results, preset, cfg.data.dataset, list(cfg.systems), list(cfg.eval.metrics)
             )
             source = f"the newest eval runs under {cfg.paths.results}"
         if not new["systems"]:

@@ -205,3 +205,22 @@ def test_a_paper_preset_gets_its_own_table_and_says_why_the_ground_truth_is_miss
     assert (tmp_path / "out/report.tex").read_text().count("\\begin{tabular}") == 11
     page = (tmp_path / "out/report.html").read_text()
     assert "ground truth not shown:" in page and "101" in page
+
+
+def test_gallery_previews_are_animated_exact_when_small_and_scaled_down_when_large():
+    import io as _io
+
+    import numpy as np
+    from PIL import Image
+
+    from aidbench.report.gallery import animated_webp
+
+    rng = np.random.default_rng(0)
+    small = [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8) for _ in range(4)]
+    image = Image.open(_io.BytesIO(animated_webp(small)))
+    assert image.n_frames == 4 and image.size == (16, 16)
+    image.seek(2)
+    assert np.array_equal(np.asarray(image.convert("RGB")), small[2])
+    large = [np.full((192, 256, 3), 10 * t, np.uint8) for t in range(6)]
+    scaled = Image.open(_io.BytesIO(animated_webp(large)))
+    assert scaled.n_frames == 6 and scaled.size == (128, 96)

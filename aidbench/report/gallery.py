@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-FRAME_MS = 125  # 8 fps, as the .mp4 previews
-
 
 @dataclass
 class GalleryClip:
@@ -38,18 +36,36 @@ class Gallery:
     total_clips: int = 0
 
 
-def png(frame: np.ndarray) -> bytes:
+FRAME_MS = 125  # 8 fps, as the .mp4 previews
+# Previews larger than this (on the long side) are scaled down and stored lossy, so a gallery of 16 clips
+# at the paper's 256 px stays a few MB; smaller ones (synthtvp) stay exact.
+MAX_SIDE = 128
+
+
+def _image(frame: np.ndarray):
     from PIL import Image
 
+    image = Image.fromarray(frame)
+    if max(image.size) > MAX_SIDE:
+        scale = MAX_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return image
+
+
+def _small(frame: np.ndarray) -> bool:
+    return max(frame.shape[:2]) <= MAX_SIDE
+
+
+def png(frame: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="PNG")
+    _image(frame).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def animated_webp(frames: list[np.ndarray]) -> bytes:
-    from PIL import Image
-
-    images = [Image.fromarray(f) for f in frames]
+    images = [_image(f) for f in frames]
+    quality = {"lossless": True} if _small(frames[0]) else {"quality": 80}
     buffer = io.BytesIO()
     images[0].save(
         buffer,
@@ -58,7 +74,7 @@ def animated_webp(frames: list[np.ndarray]) -> bytes:
         append_images=images[1:],
         duration=FRAME_MS,
         loop=0,
-        lossless=True,
+        **quality,
     )
     return buffer.getvalue()
 

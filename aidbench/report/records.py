@@ -211,6 +211,22 @@ def summarize(
     return out
 
 
+def summary_from_runs(
+    results: str | Path,
+    preset: str,
+    dataset: str,
+    systems: list[str] | None = None,
+    metrics: list[str] | None = None,
+    eval_runs: list[str] | None = None,
+) -> dict[str, Any]:
+    """The summary of the eval runs under `results` (only `eval_runs` when given): what `reproduce`
+    writes to results/reports/<preset>/summary.json and what `check` compares when there is none."""
+    found = scan(results)
+    if eval_runs is not None:
+        found = [m for m in found if m.eval_run in set(eval_runs)]
+    return summarize(found, preset, dataset, systems, metrics)
+
+
 def write_summary(path: str | Path, summary: dict[str, Any]) -> Path:
     return atomic.write_text(Path(path), json.dumps(summary, indent=2) + "\n")
 
