@@ -51,12 +51,14 @@ def test_each_row_is_filled_by_the_run_with_its_settings(tmp_path):
         "fill: `aidbench reproduce --preset paper-ssv2 --set model.adapters.short_term=false "
         "--set model.adapters.long_term=false`" in unfilled
     )
-    assert "paper-reported only" in _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer")
+    assert "paper only (not in aidbench)" in _row(
+        md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer"
+    )
     # supplementary Table 2: the baselines' rows are ours too; parameters come from model-info.
     table2 = "Fine-tune strategies of SVD and Open-Sora (SSv2)"
-    assert "run `eval-full` | 50.23 |" in _row(md, table2, "SVD (Ours) · Adapter-Tuning")
+    assert "run `eval-full` | 50.23 |" in _row(md, table2, "SVD (Ours) | Adapter-Tuning")
     assert "`aidbench model-info aid --preset paper-ssv2` | 216 |" in _row(
-        md, table2, "SVD (Ours) · Adapter-Tuning"
+        md, table2, "SVD (Ours) | Adapter-Tuning"
     )
 
 
@@ -129,7 +131,7 @@ def test_zero_shot_row_is_filled_by_samples_of_a_model_trained_on_another_datase
     build_report(tmp_path / "out", preset="smoke")
     md = (tmp_path / "out/report.md").read_text()
     title = "Zero-shot FVD on Epic-100 after training on SSv2"
-    assert "**480.0 [450.0, 510.0]** run `eval-epic` | 487.2 |" in _row(md, title, "AID(ours) · zero-shot")
+    assert "**480.0 [450.0, 510.0]** run `eval-epic` | 487.2 |" in _row(md, title, "AID(ours) | zero-shot")
     # The main results' Epic-100 cell wants AID trained on Epic-100: not this run.
     main = _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "AID")
     assert "eval-epic" not in main and "fill: `aidbench reproduce --preset paper-epic` | 52.78" in main

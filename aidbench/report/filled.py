@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aidbench.report.records import Measurement, choose
 from aidbench.report.tables import OTHER_SOURCES, OUR_METRIC, PRESET_OF_DATASET, PaperTable
 
-NOT_RUNNABLE = "paper-reported only (not runnable in aidbench)"
+NOT_RUNNABLE = "paper only (not in aidbench)"
 METRIC_NAMES = {
     "fvd": "FVD",
     "kvd": "KVD",
@@ -49,10 +49,16 @@ class Cell:
 
 @dataclass
 class Row:
-    label: str
+    name: str  # the system or configuration as the paper names it (ours: the registered system)
     system: str | None  # our system when one fills the row
+    # The row's other columns as the paper prints them (strategy, ref_frames, …), in the table's order.
     attributes: dict[str, str] = field(default_factory=dict)
     cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The name with the non-empty attributes: unique within a table (CSV rows, chart labels)."""
+        return " · ".join([self.name, *(v for v in self.attributes.values() if v)])
 
 
 @dataclass
@@ -64,6 +70,7 @@ class FilledTable:
     has_paper: bool
     rows_are: str = "systems"
     note: str = ""
+    attributes: list[str] = field(default_factory=list)  # the row attribute columns, in order
 
     def measured(self) -> int:
         return sum(1 for row in self.rows for cell in row.cells if cell.ours is not None)
@@ -89,8 +96,8 @@ def paper_table(
     rows = []
     for key, cells in grid.items():
         fill = table.fill_for(first_row[key])
-        described = {a: v for a, v in zip(attributes, key[1:], strict=True) if v}
-        row = Row(" · ".join([key[0], *described.values()]), fill.system if fill else None, described)
+        described = dict(zip(attributes, key[1:], strict=True))
+        row = Row(key[0], fill.system if fill else None, described)
         for column in columns:
             paper_row = cells.get(column)
             cell = Cell(
@@ -122,6 +129,7 @@ def paper_table(
         has_paper=True,
         rows_are=table.rows_are,
         note="The paper's numbers: " + "; ".join(sources) + ".",
+        attributes=attributes,
     )
 
 

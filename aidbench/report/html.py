@@ -68,7 +68,7 @@ def _ours_cell(cell: Cell) -> str:
 
 def table_html(table: FilledTable) -> str:
     first = "configuration" if table.rows_are == "configurations" else "system"
-    head = [f'<th rowspan="2">{first}</th>']
+    head = [f'<th rowspan="2">{escape(h)}</th>' for h in (first, *table.attributes)]
     sub = []
     for column in table.columns:
         if table.has_paper:
@@ -79,7 +79,8 @@ def table_html(table: FilledTable) -> str:
             sub.append("<th>ours</th>")
     body = []
     for row in table.rows:
-        cells = [f"<th>{escape(row.label)}</th>"]
+        cells = [f"<th>{escape(row.name)}</th>"]
+        cells += [f"<td>{escape(row.attributes[a] or '–')}</td>" for a in table.attributes]
         for cell in row.cells:
             cells.append(_ours_cell(cell))
             if table.has_paper:

@@ -90,14 +90,14 @@ def _markdown_escape(text: str) -> str:
 
 def markdown_filled(table: FilledTable) -> str:
     """One grid: a row per system or configuration; per metric our value, CI and run, then the paper's."""
-    header = ["configuration" if table.rows_are == "configurations" else "system"]
+    header = ["configuration" if table.rows_are == "configurations" else "system", *table.attributes]
     for column in table.columns:
         header.append(f"{column.label}: ours")
         if table.has_paper:
             header.append(f"{column.label}: paper's")
     lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.rows:
-        cells = [_markdown_escape(row.label)]
+        cells = [row.name, *(row.attributes[a] or "–" for a in table.attributes)]
         for cell in row.cells:
             if cell.ours is not None:
                 cells.append(f"**{ours_text(cell)}** run `{cell.ours.eval_run}`")
@@ -190,10 +190,10 @@ def latex_escape(text: str) -> str:
 def latex_filled(table: FilledTable) -> str:
     """A booktabs table; ours as value with its interval and run id, the paper's in its own column."""
     per_column = 2 if table.has_paper else 1
-    spec = "l" + "r" * (per_column * len(table.columns))
-    first = ["configuration" if table.rows_are == "configurations" else "system"]
-    heads = [latex_escape(first[0])]
-    subs = [""]
+    spec = "l" * (1 + len(table.attributes)) + "r" * (per_column * len(table.columns))
+    first = "configuration" if table.rows_are == "configurations" else "system"
+    heads = [latex_escape(h.replace("_", " ")) for h in (first, *table.attributes)]
+    subs = [""] * len(heads)
     for column in table.columns:
         if table.has_paper:
             heads.append(rf"\multicolumn{{2}}{{c}}{{{latex_escape(column.label)}}}")
@@ -213,7 +213,7 @@ def latex_filled(table: FilledTable) -> str:
         lines.append(" & ".join(subs) + r" \\")
     lines.append("\\midrule")
     for row in table.rows:
-        cells = [latex_escape(row.label)]
+        cells = [latex_escape(v or "–") for v in (row.name, *(row.attributes[a] for a in table.attributes))]
         for cell in row.cells:
             if cell.ours is not None:
                 m = cell.ours
