@@ -226,3 +226,20 @@ def test_gallery_previews_are_animated_exact_when_small_and_scaled_down_when_lar
     large = [np.full((192, 256, 3), 10 * t, np.uint8) for t in range(6)]
     scaled = Image.open(_io.BytesIO(animated_webp(large)))
     assert scaled.n_frames == 6 and scaled.size == (128, 96)
+
+
+def test_every_row_mapping_names_a_paper_row_a_registered_system_and_real_settings():
+    from aidbench import registry
+    from aidbench.config import resolve
+    from aidbench.report.tables import OUR_METRIC
+
+    settings = set(records.flatten(resolve().to_dict())) | {"trained_on"}
+    for name in registry.names("table"):
+        table = registry.load("table", name)
+        rows = table.rows()
+        for row_fill in table.fills:
+            assert any(all(r.get(k) == v for k, v in row_fill.match) for r in rows), (name, row_fill.match)
+            registry.get("model", row_fill.fill.system)
+            assert {key for key, _ in row_fill.fill.where} <= settings, (name, row_fill.fill.where)
+    for metric in OUR_METRIC.values():
+        registry.get("metric", metric)

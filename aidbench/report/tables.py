@@ -97,7 +97,14 @@ def trained(system: str) -> Fill:
     return Fill(system, (("trained_on", TRAINED_HERE),))
 
 
+ZERO_SHOT_COMMAND = (
+    "aidbench train {system} --preset paper-ssv2; aidbench sample --checkpoint "
+    "results/runs/train/<RUN>/output --preset paper-epic; aidbench eval --run <SAMPLE_RUN> --metric fvd@seer"
+)
+
+
 def zero_shot_transfer(fill: Fill, trained_on: str) -> Fill:
+    """The same system trained on another dataset (`trained_on`) and scored on this one."""
     where = {**dict(fill.where), "trained_on": trained_on}
     return Fill(fill.system, tuple(where.items()), command=ZERO_SHOT_COMMAND)
 
@@ -106,10 +113,6 @@ def _rows(*pairs: tuple[dict[str, str], Fill]) -> tuple[RowFill, ...]:
     return tuple(RowFill(tuple(match.items()), fill) for match, fill in pairs)
 
 
-ZERO_SHOT_COMMAND = (
-    "aidbench train {system} --preset paper-ssv2; aidbench sample --checkpoint "
-    "results/runs/train/<RUN>/output --preset paper-epic; aidbench eval --run <SAMPLE_RUN> --metric fvd@seer"
-)
 # Columns that describe a cell rather than the row it sits in.
 CELL_COLUMNS = ("dataset", "metric", "value", "source")
 
