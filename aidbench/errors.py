@@ -32,3 +32,9 @@ def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
     """ "; did you mean 'x'?" for the closest choice (shown with `prefix`), or "" when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return f"; did you mean '{prefix}{close[0]}'?" if close else ""
+
+
+class RegressionFound(UserError):
+    """`aidbench check` found numbers worse than the curated ones beyond their margin: exit code 4."""
+
+    exit_code = 4

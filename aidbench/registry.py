@@ -26,6 +26,8 @@ class Entry:
     target: str | None = None
     # The issue that builds it (or, with a target, the rest of it).
     issue: int | None = None
+    # Metrics only: which way is better, "lower" (FVD, FID, errors) or "higher" (accuracies, PSNR, CLIPSIM).
+    better: Literal["lower", "higher"] | None = None
 
     @property
     def built(self) -> bool:
@@ -96,33 +98,57 @@ def _entries() -> list[Entry]:
         )
     ]
     metrics = [
-        Entry("metric", name, summary, target=f"aidbench.metrics.suite:{attr}")
-        for name, attr, summary in (
-            ("fvd@seer", "FVD_SEER", "FVD, I3D logits, short side→224 + centre crop, N−1 (Seer/VideoGPT)"),
+        Entry("metric", name, summary, target=f"aidbench.metrics.suite:{attr}", better=better)
+        for name, attr, better, summary in (
+            (
+                "fvd@seer",
+                "FVD_SEER",
+                "lower",
+                "FVD, I3D logits, short side→224 + centre crop, N−1 (Seer/VideoGPT)",
+            ),
             (
                 "fvd@styleganv",
                 "FVD_STYLEGANV",
+                "lower",
                 "FVD, 2048 clips × 16 frames, squash resize, population covariance",
             ),
-            ("kvd@seer", "KVD_SEER", "KVD: polynomial-kernel MMD on the fvd@seer features"),
-            ("fid@clean-frames", "FID_CLEAN", "Per-frame FID through clean-fid (clean resize)"),
-            ("kid@clean-frames", "KID_CLEAN", "Per-frame KID through clean-fid"),
-            ("clipsim@vitb32", "CLIPSIM_VITB32", "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32"),
-            ("psnr@synthtvp", "PSNR_SYNTHTVP", "PSNR against synthtvp ground truth, predicted frames"),
-            ("ssim@synthtvp", "SSIM_SYNTHTVP", "SSIM against synthtvp ground truth, predicted frames"),
+            ("kvd@seer", "KVD_SEER", "lower", "KVD: polynomial-kernel MMD on the fvd@seer features"),
+            ("fid@clean-frames", "FID_CLEAN", "lower", "Per-frame FID through clean-fid (clean resize)"),
+            ("kid@clean-frames", "KID_CLEAN", "lower", "Per-frame KID through clean-fid"),
+            (
+                "clipsim@vitb32",
+                "CLIPSIM_VITB32",
+                "higher",
+                "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32",
+            ),
+            (
+                "psnr@synthtvp",
+                "PSNR_SYNTHTVP",
+                "higher",
+                "PSNR against synthtvp ground truth, predicted frames",
+            ),
+            (
+                "ssim@synthtvp",
+                "SSIM_SYNTHTVP",
+                "higher",
+                "SSIM against synthtvp ground truth, predicted frames",
+            ),
             (
                 "trajectory-error@synthtvp",
                 "TRAJECTORY_SYNTHTVP",
+                "lower",
                 "Per-object position error, objects found by colour",
             ),
             (
                 "instruction-accuracy@synthtvp",
                 "INSTRUCTION_SYNTHTVP",
+                "higher",
                 "The named object moved as instructed, others stayed",
             ),
             (
                 "counterfactual-accuracy@synthtvp",
                 "COUNTERFACTUAL_SYNTHTVP",
+                "higher",
                 "One first frame, each instruction its own outcome",
             ),
         )
@@ -182,3 +208,11 @@ def load(kind: Kind, name: str) -> Any:
         raise NotBuiltError(f"the {kind} '{name}' is registered but not built yet (issue #{entry.issue}).")
     module_name, _, attr = entry.target.partition(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def better(metric: str) -> Literal["lower", "higher"]:
+    """Which way a registered metric improves (for charts and regression checks)."""
+    entry = get("metric", metric)
+    if entry.better is None:
+        raise ValueError(f"metric '{metric}' does not declare whether lower or higher is better.")
+    return entry.better

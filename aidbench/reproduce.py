@@ -61,7 +61,8 @@ def _report(config: Config, run: Run) -> dict[str, Any]:
     from aidbench.report.build import build_report
 
     out = Path(config.paths.results) / "reports" / (config.preset or run.run_id)
-    return {"files": [str(p) for p in build_report(out)]}
+    written = build_report(out, preset=config.preset, results=config.paths.results, config=config)
+    return {"files": [str(p) for p in written]}
 
 
 STAGES: tuple[Stage, ...] = (

@@ -1,7 +1,12 @@
 """`aidbench report`: write the report files for a preset.
 
-Today it renders the paper's reference tables; tables with our own numbers beside them arrive with the
-evaluation records (issue #7).
+report.md / report.csv / report.tex / report.html: every paper table with our numbers (value, interval,
+runs) beside the paper's, our own tables (synthtvp, and the preset's dataset), and in the HTML page bar
+charts and the gallery. paper-reference.md / .csv: the paper's numbers alone.
+
+Our numbers come from the finished eval runs under `<results>/runs/eval/` (report/records.py); when
+`<results>/reports/<preset>/summary.json` exists (written by `aidbench reproduce`), the runs it names
+fill the cells they cover.
 """
 
 from __future__ import annotations
@@ -9,23 +14,99 @@ from __future__ import annotations
 from pathlib import Path
 
 from aidbench import atomic, registry
-from aidbench.report import render
+from aidbench.config import Config
+from aidbench.report import filled, gallery, html, records, render
+
+MAX_GALLERY_CLIPS = 16
 
 
 def paper_tables() -> list:
     return [registry.load("table", name) for name in registry.names("table")]
 
 
-def build_report(out_dir: str | Path) -> list[Path]:
-    """Write paper-reference.md and paper-reference.csv into `out_dir`; return the paths written."""
+def _config(preset: str | None, config: Config | None) -> Config:
+    if config is not None:
+        return config
+    from aidbench.config import resolve
+
+    return resolve(preset=preset)
+
+
+def build_report(
+    out_dir: str | Path,
+    *,
+    preset: str | None = None,
+    results: str | Path | None = None,
+    config: Config | None = None,
+    max_clips: int = MAX_GALLERY_CLIPS,
+) -> list[Path]:
+    """Write the report files into `out_dir`; return the paths written.
+
+    preset: names the systems, dataset and metrics of our own table and the gallery, and where the
+    summary is read (default: the config's, else the smoke benchmark's systems on synthtvp).
+    results: the results folder whose runs are read (default: the config's paths.results).
+    """
     out_dir = Path(out_dir)
-    tables = paper_tables()
+    config = _config(preset, config)
+    preset = preset or config.preset
+    results = Path(results if results is not None else config.paths.results)
+    # Without a preset, our own table and the gallery show the smoke benchmark (synthtvp).
+    basis = config if preset else _config("smoke", None)
+    dataset = basis.data.dataset
+
+    measurements = records.scan(results)
+    pinned: set[tuple[str, str]] = set()
+    summary_path = (results / "reports" / preset if preset else out_dir) / records.SUMMARY_FILE
+    if summary_path.is_file():
+        summary = records.load_summary(summary_path)
+        pinned = records.pinned_by(summary)
+        measurements += records.from_summary(summary, dataset, measurements)
+
+    ours = [
+        filled.ours_table(
+            dataset, list(basis.systems), list(basis.eval.metrics), measurements, pinned, preset
+        )
+    ]
+    if dataset != "synthtvp":
+        smoke = _config("smoke", None)
+        ours.append(
+            filled.ours_table(
+                "synthtvp", list(smoke.systems), list(smoke.eval.metrics), measurements, pinned, "smoke"
+            )
+        )
+    paper = [filled.paper_table(t, measurements, pinned) for t in paper_tables()]
+    tables = [ours[0], *paper, *ours[1:]]
+
+    title = f"aidbench report{f': {preset}' if preset else ''}"
     intro = (
+        f"Our numbers from {len({m.eval_run for m in measurements})} eval runs under {results}"
+        f"{f', pinned by {summary_path}' if pinned else ''}; the paper's numbers (results/paper/) beside "
+        "them, always labelled as the paper's. An empty cell names the command that fills it."
+    )
+    sample_dirs = {}
+    for row in ours[0].rows:
+        chosen = [c.ours for c in row.cells if c.ours is not None and c.ours.sample_dir is not None]
+        sample_dirs[row.label] = chosen[0].sample_dir if chosen else None
+    shown = gallery.collect(dataset, sample_dirs, max_clips)
+
+    written = [
+        atomic.write_text(
+            out_dir / "report.md",
+            f"# {title}\n\n{intro}\n\n" + "\n".join(render.markdown_filled(t) for t in tables),
+        ),
+        atomic.write_text(out_dir / "report.csv", render.filled_csv(tables)),
+        atomic.write_text(out_dir / "report.tex", render.latex_document(tables, title)),
+        atomic.write_text(out_dir / "report.html", html.page(title, intro, tables, shown)),
+    ]
+    reference = paper_tables()
+    paper_intro = (
         "# The AID paper's reference numbers\n\n"
         "Every number on this page is the paper's, not ours (see results/paper/README.md).\n\n"
     )
-    md = atomic.write_text(
-        out_dir / "paper-reference.md", intro + "\n".join(render.markdown(t) for t in tables)
+    written.append(
+        atomic.write_text(
+            out_dir / "paper-reference.md", paper_intro + "\n".join(render.markdown(t) for t in reference)
+        )
     )
-    csv_path = atomic.write_text(out_dir / "paper-reference.csv", render.long_csv(tables))
-    return [md, csv_path]
+    written.append(atomic.write_text(out_dir / "paper-reference.csv", render.long_csv(reference)))
+    return written

@@ -1,10 +1,12 @@
-"""Renderers: the paper's tables as Markdown (one grid per table) and as one long CSV."""
+"""Renderers: the paper's tables alone (paper-reference.md/.csv), and the tables with our numbers beside
+the paper's as Markdown, one long CSV and LaTeX (the HTML page is report/html.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from aidbench.report.filled import Cell, FilledTable
 from aidbench.report.tables import PaperTable
 
 
@@ -60,3 +62,187 @@ def long_csv(tables: list[PaperTable]) -> str:
                 ]
             )
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- tables with our numbers (FilledTable)
+
+
+def number(value: float) -> str:
+    """A short, stable rendering of one of our numbers (4 significant digits, no exponent below 1e6)."""
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:.0f}"
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}" if value else "0"
+
+
+def ours_text(cell: Cell) -> str:
+    m = cell.ours
+    return f"{number(m.value)} [{number(m.ci_low)}, {number(m.ci_high)}]" if m else ""
+
+
+def _markdown_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_filled(table: FilledTable) -> str:
+    """One grid: a row per system or configuration; per metric our value, CI and run, then the paper's."""
+    header = ["configuration" if table.rows_are == "configurations" else "system", *table.attributes]
+    for column in table.columns:
+        header.append(f"{column.label}: ours")
+        if table.has_paper:
+            header.append(f"{column.label}: paper's")
+    lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table.rows:
+        cells = [row.name, *(row.attributes[a] or "–" for a in table.attributes)]
+        for cell in row.cells:
+            if cell.ours is not None:
+                cells.append(f"**{ours_text(cell)}** run `{cell.ours.eval_run}`")
+            elif cell.fill:
+                cells.append(f"– fill: `{cell.fill}`")
+            else:
+                cells.append(f"– {cell.note}" if cell.note else "–")
+            if table.has_paper:
+                cells.append(cell.paper or "–")
+        lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
+    confidence = {f"{c.ours.confidence:.0%}" for r in table.rows for c in r.cells if c.ours}
+    interval = f"{'/'.join(sorted(confidence)) or '95%'} bootstrap interval over clips"
+    lines += ["", f"Ours: value [{interval}] and the eval run. {table.note}", ""]
+    return "\n".join(lines)
+
+
+FILLED_CSV_HEADER = [
+    "table",
+    "row",
+    "system",
+    "dataset",
+    "column",
+    "metric",
+    "ours_value",
+    "ours_ci_low",
+    "ours_ci_high",
+    "confidence",
+    "n",
+    "eval_run",
+    "sample_run",
+    "train_run",
+    "paper_value",
+    "paper_source",
+    "fill_command",
+]
+
+
+def filled_csv(tables: list[FilledTable]) -> str:
+    """Every cell of every table, one line each: ours (value, interval, runs) beside the paper's."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FILLED_CSV_HEADER)
+    for table in tables:
+        for row in table.rows:
+            for column, cell in zip(table.columns, row.cells, strict=True):
+                m = cell.ours
+                writer.writerow(
+                    [
+                        table.name,
+                        row.label,
+                        row.system or "",
+                        column.dataset,
+                        column.paper_metric,
+                        column.metric or "",
+                        *((m.value, m.ci_low, m.ci_high, m.confidence, m.n, m.eval_run) if m else ("",) * 6),
+                        (m.sample_run or "") if m else "",
+                        (m.train_run or "") if m else "",
+                        cell.paper or "",
+                        cell.paper_source or "",
+                        "" if m else (cell.fill or cell.note or ""),
+                    ]
+                )
+    return buffer.getvalue()
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "≥": r"$\geq$",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
+    "–": "--",
+    "—": "---",
+    "→": r"$\rightarrow$",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def latex_filled(table: FilledTable) -> str:
+    """A booktabs table; ours as value with its interval and run id, the paper's in its own column."""
+    per_column = 2 if table.has_paper else 1
+    spec = "l" * (1 + len(table.attributes)) + "r" * (per_column * len(table.columns))
+    first = "configuration" if table.rows_are == "configurations" else "system"
+    heads = [latex_escape(h.replace("_", " ")) for h in (first, *table.attributes)]
+    subs = [""] * len(heads)
+    for column in table.columns:
+        if table.has_paper:
+            heads.append(rf"\multicolumn{{2}}{{c}}{{{latex_escape(column.label)}}}")
+            subs += ["ours", "paper's"]
+        else:
+            heads.append(latex_escape(column.label))
+    lines = [
+        "\\begin{table}[ht]",
+        "\\centering\\small",
+        f"\\caption{{{latex_escape(table.title)}}}",
+        f"\\label{{tab:{table.name}}}",
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        " & ".join(heads) + r" \\",
+    ]
+    if table.has_paper:
+        lines.append(" & ".join(subs) + r" \\")
+    lines.append("\\midrule")
+    for row in table.rows:
+        cells = [latex_escape(v or "–") for v in (row.name, *(row.attributes[a] for a in table.attributes))]
+        for cell in row.cells:
+            if cell.ours is not None:
+                m = cell.ours
+                cells.append(
+                    f"{number(m.value)} {{\\scriptsize [{number(m.ci_low)}, {number(m.ci_high)}] "
+                    f"\\texttt{{{latex_escape(m.eval_run)}}}}}"
+                )
+            elif cell.fill:
+                cells.append(f"{{\\tiny\\texttt{{{latex_escape(cell.fill)}}}}}")
+            else:
+                cells.append(f"{{\\tiny {latex_escape(cell.note)}}}" if cell.note else "--")
+            if table.has_paper:
+                cells.append(latex_escape(cell.paper) if cell.paper else "--")
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\par\\smallskip{{\\scriptsize {latex_escape(table.note)}}}",
+        "\\end{table}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def latex_document(tables: list[FilledTable], title: str) -> str:
+    body = "\n".join(latex_filled(t) for t in tables)
+    return (
+        "% Generated by `aidbench report`; needs \\usepackage{booktabs}.\n"
+        "\\documentclass{article}\n\\usepackage[margin=1.5cm,landscape]{geometry}\n"
+        "\\usepackage{booktabs}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+        f"\\title{{{latex_escape(title)}}}\n\\begin{{document}}\n\\maketitle\n{body}\\end{{document}}\n"
+    )

@@ -1,0 +1,166 @@
+"""Tables with our numbers in them: each cell holds our measurement (or the command that makes it) and,
+for the paper's tables, the paper's value beside it. Renderers read only these objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aidbench.report.records import Measurement, choose
+from aidbench.report.tables import OTHER_SOURCES, OUR_METRIC, PRESET_OF_DATASET, PaperTable
+
+NOT_RUNNABLE = "paper only (not in aidbench)"
+METRIC_NAMES = {
+    "fvd": "FVD",
+    "kvd": "KVD",
+    "fid": "FID",
+    "clipscore": "CLIPScore",
+    "finetuned_params_m": "fine-tuned parameters (M)",
+    "seconds_per_iter": "s/iter",
+    "memory_gb": "memory (GB)",
+    "batch": "batch",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    paper_metric: str  # the paper's metric name, or our metric for our own tables
+    dataset: str
+    metric: str | None  # the registered metric (with its protocol) that fills it; None: not an eval metric
+
+    @property
+    def label(self) -> str:
+        if self.metric == self.paper_metric:  # our own tables: the registered name says it all
+            return self.metric
+        name = METRIC_NAMES.get(self.paper_metric, self.paper_metric)
+        head = f"{name} {self.dataset}" if self.dataset else name
+        return f"{head} ({self.metric})" if self.metric else head
+
+
+@dataclass
+class Cell:
+    ours: Measurement | None = None
+    paper: str | None = None
+    paper_source: str | None = None
+    # The command that fills `ours` while it is empty.
+    fill: str | None = None
+    # Why no command can (the system is only reported by the paper).
+    note: str | None = None
+
+
+@dataclass
+class Row:
+    name: str  # the system or configuration as the paper names it (ours: the registered system)
+    system: str | None  # our system when one fills the row
+    # The row's other columns as the paper prints them (strategy, ref_frames, …), in the table's order.
+    attributes: dict[str, str] = field(default_factory=dict)
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The name with the non-empty attributes: unique within a table (CSV rows, chart labels)."""
+        return " · ".join([self.name, *(v for v in self.attributes.values() if v)])
+
+
+@dataclass
+class FilledTable:
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[Row]
+    has_paper: bool
+    rows_are: str = "systems"
+    note: str = ""
+    attributes: list[str] = field(default_factory=list)  # the row attribute columns, in order
+
+    def measured(self) -> int:
+        return sum(1 for row in self.rows for cell in row.cells if cell.ours is not None)
+
+
+def paper_table(
+    table: PaperTable, measurements: list[Measurement], pinned: set[tuple[str, str]] = frozenset()
+) -> FilledTable:
+    """The paper's table, grid as the paper prints it, each row filled from the run its Fill names."""
+    attributes = table.row_attributes()
+    columns: list[Column] = []
+    grid: dict[tuple[str, ...], dict[Column, dict[str, str]]] = {}
+    first_row: dict[tuple[str, ...], dict[str, str]] = {}
+    for paper_row in table.rows():
+        column = Column(
+            paper_row["metric"], paper_row.get("dataset", ""), OUR_METRIC.get(paper_row["metric"])
+        )
+        if column not in columns:
+            columns.append(column)
+        key = (paper_row["system"], *(paper_row[a] for a in attributes))
+        grid.setdefault(key, {})[column] = paper_row
+        first_row.setdefault(key, paper_row)
+    rows = []
+    for key, cells in grid.items():
+        fill = table.fill_for(first_row[key])
+        described = dict(zip(attributes, key[1:], strict=True))
+        row = Row(key[0], fill.system if fill else None, described)
+        for column in columns:
+            paper_row = cells.get(column)
+            cell = Cell(
+                paper=paper_row["value"] if paper_row else None,
+                paper_source=paper_row["source"] if paper_row else None,
+            )
+            preset = PRESET_OF_DATASET.get(column.dataset, "paper-ssv2")
+            if paper_row is None:  # a cell the paper leaves empty stays empty: nothing to compare with
+                pass
+            elif fill is None:
+                cell.note = NOT_RUNNABLE
+            elif column.metric is None:
+                how = OTHER_SOURCES.get(column.paper_metric)
+                cell.fill = how.format(system=fill.system, preset=preset) if how else None
+            else:
+                cell.ours = choose(
+                    measurements, fill.system, column.dataset, column.metric, fill.where, pinned
+                )
+                if cell.ours is None:
+                    cell.fill = fill.command_for(preset)
+            row.cells.append(cell)
+        rows.append(row)
+    sources = sorted({r["source"] for r in table.rows()})
+    return FilledTable(
+        table.name,
+        table.title,
+        columns,
+        rows,
+        has_paper=True,
+        rows_are=table.rows_are,
+        note="The paper's numbers: " + "; ".join(sources) + ".",
+        attributes=attributes,
+    )
+
+
+def ours_table(
+    dataset: str,
+    systems: list[str],
+    metrics: list[str],
+    measurements: list[Measurement],
+    pinned: set[tuple[str, str]] = frozenset(),
+    preset: str | None = None,
+) -> FilledTable:
+    """Our systems on one dataset (e.g. synthtvp): no paper column, every cell ours or its command."""
+    present = [m for m in measurements if m.dataset == dataset]
+    systems = list(dict.fromkeys([*systems, *sorted({m.system for m in present})]))
+    metrics = list(dict.fromkeys([*metrics, *sorted({m.metric for m in present})]))
+    preset = preset or PRESET_OF_DATASET.get(dataset, "<preset>")
+    columns = [Column(metric, dataset, metric) for metric in metrics]
+    rows = []
+    for system in systems:
+        row = Row(system, system)
+        for column in columns:
+            ours = choose(measurements, system, dataset, column.metric, (), pinned)
+            row.cells.append(Cell(ours=ours, fill=None if ours else f"aidbench reproduce --preset {preset}"))
+        rows.append(row)
+    return FilledTable(
+        f"ours-{dataset}",
+        f"Our systems on {dataset}",
+        columns,
+        rows,
+        has_paper=False,
+        note="Measured by aidbench only; the paper reports no numbers on this benchmark."
+        if dataset == "synthtvp"
+        else "Measured by aidbench; the paper's numbers for these systems are in the tables above.",
+    )

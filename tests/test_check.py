@@ -1,0 +1,132 @@
+"""`aidbench check`: the CI's regression check, run on eval runs written through the real run code: it
+passes within the curated interval, fails (exit 4, a readable diff) on a planted regression."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from aidbench import runs
+from aidbench.errors import UsageError
+from aidbench.report import check
+from tests import fake_runs
+
+
+def _smoke_runs(run_prefix: str, created_at: str, psnr_of_aid: float = 20.0, accuracy: float = 0.75) -> None:
+    """One eval run per smoke system with every smoke metric (sampling runs made once)."""
+    for system in ("aid", "svd-zeroshot", "svd-fullft", "vae-recon"):
+        results = os.environ["AIDBENCH_RESULTS"]
+        if (runs.stage_dir(results, "sample") / f"sample-{system}").is_dir():
+            sample = runs.load_run(results, "sample", f"sample-{system}")
+        else:
+            sample = fake_runs.sample_run(system)
+        psnr = psnr_of_aid if system == "aid" else 18.0
+        fake_runs.eval_run(
+            sample,
+            {
+                "instruction-accuracy@synthtvp": (accuracy, accuracy - 0.1, accuracy + 0.1),
+                "counterfactual-accuracy@synthtvp": (0.5, 0.4, 0.6),
+                "psnr@synthtvp": (psnr, psnr - 0.5, psnr + 0.5),
+            },
+            run_id=f"{run_prefix}-{system}",
+            created_at=created_at,
+        )
+
+
+def _summary(**metrics: tuple[float, float, float]) -> dict:
+    cells = {
+        name.replace("_", "-") + "@synthtvp": {
+            "value": v,
+            "ci_low": lo,
+            "ci_high": hi,
+            "confidence": 0.95,
+            "n": 8,
+        }
+        for name, (v, lo, hi) in metrics.items()
+    }
+    return {"preset": "smoke", "systems": {"aid": {"metrics": cells}}}
+
+
+def test_compare_knows_which_way_is_better_and_allows_the_curated_interval():
+    curated = _summary(psnr=(20.0, 19.0, 22.0), trajectory_error=(1.0, 0.5, 1.2))
+    within = _summary(psnr=(19.1, 18.0, 20.0), trajectory_error=(1.19, 1.0, 1.4))
+    assert {c.status for c in check.compare(curated, within)} == {"ok"}
+    # PSNR: higher is better, the curated interval allows 1.0 below; trajectory error: lower is better.
+    worse = _summary(psnr=(18.9, 18.0, 20.0), trajectory_error=(1.21, 1.0, 1.4))
+    assert [(c.metric, c.status) for c in check.compare(curated, worse)] == [
+        ("psnr@synthtvp", "regressed"),
+        ("trajectory-error@synthtvp", "regressed"),
+    ]
+    better = _summary(psnr=(30.0, 29.0, 31.0), trajectory_error=(0.1, 0.0, 0.2))
+    assert {c.status for c in check.compare(curated, better)} == {"improved"}
+    default, per_metric = check.parse_tolerances(["10%", "trajectory-error@synthtvp=0.05"])
+    loose = check.compare(curated, worse, default, per_metric)
+    assert {c.status for c in loose} == {"ok"}
+    assert check.compare(curated, _summary(psnr=(20.0, 19.0, 21.0)))[1].status == "missing"
+
+
+def test_tolerances_are_parsed_strictly():
+    assert check.parse_tolerances(["0.5"])[0] == check.Tolerance(absolute=0.5)
+    assert check.parse_tolerances(["psnr@synthtvp=5%"])[1] == {
+        "psnr@synthtvp": check.Tolerance(relative=0.05)
+    }
+    with pytest.raises(UsageError, match="not a tolerance"):
+        check.parse_tolerances(["lots"])
+    with pytest.raises(UsageError, match="unknown metric 'psnr'"):
+        check.parse_tolerances(["psnr=1"])
+
+
+def test_check_passes_then_fails_on_a_planted_regression(cli, tmp_path):
+    _smoke_runs("eval-good", "2026-01-01T00:00:00+00:00")
+    curated = tmp_path / "curated/smoke"
+    made = cli("check", "--against", str(curated), "--update", "--preset", "smoke")
+    assert made.code == 0, made
+    stored = json.loads((curated / "summary.json").read_text())
+    assert stored["curated"]["measured"] is True
+    assert stored["systems"]["aid"]["metrics"]["psnr@synthtvp"]["value"] == 20.0
+
+    same = cli("check", "--against", str(curated))
+    assert same.code == 0, same
+    assert "no regression: 12 numbers within their margins" in same.out
+
+    # A newer evaluation in which AID's PSNR dropped by 3 dB (the curated interval allows 0.5).
+    _smoke_runs("eval-bad", "2026-02-01T00:00:00+00:00", psnr_of_aid=17.0)
+    bad = cli("check", "--against", str(curated))
+    assert bad.code == 4, bad
+    first_row = bad.out.splitlines()[3]
+    assert first_row.split() == [
+        "REGRESSED",
+        "aid",
+        "psnr@synthtvp",
+        "higher",
+        "20",
+        "[19.5,",
+        "20.5]",
+        "17",
+        "-3",
+        "≥",
+        "-0.5",
+    ]
+    assert "1 of 12 numbers regressed or are missing" in bad.err
+    assert cli("check", "--against", str(curated), "--tolerance", "psnr@synthtvp=3").code == 0
+
+
+def test_check_fails_when_a_curated_system_is_missing_and_refuses_placeholders(cli, tmp_path):
+    curated = tmp_path / "curated.json"
+    curated.write_text(
+        json.dumps(_summary(psnr=(20.0, 19.0, 21.0)) | {"curated": {"measured": False}}),
+    )
+    refused = cli("check", "--against", str(curated), "--preset", "smoke")
+    assert refused.code == 1 and "holds no measured numbers (a placeholder)" in refused.err
+    absent = cli("check", "--against", str(tmp_path / "nowhere"))
+    assert absent.code == 1 and "no curated records at" in absent.err and "--update" in absent.err
+
+    curated.write_text(json.dumps(_summary(psnr=(20.0, 19.0, 21.0))))
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"preset": "smoke", "systems": {}}))
+    missing = cli("check", "--against", str(curated), "--summary", str(new))
+    assert missing.code == 4 and "MISSING" in missing.out
+    nothing = cli("check", "--against", str(curated))
+    assert nothing.code == 1 and "run `aidbench reproduce --preset smoke` first" in nothing.err
