@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aidbench import registry
+from aidbench import distributed, registry
 from aidbench.errors import NotBuiltError, UsageError, UserError, did_you_mean
 
 app = typer.Typer(
@@ -255,7 +255,11 @@ def train(
 
     spec = _model_spec(model, "train")
     if resume:
-        run = runs.resume_run(cfg.paths.results, "train", resume)
+        run = distributed.shared(
+            lambda: runs.resume_run(cfg.paths.results, "train", resume),
+            lambda run_id: runs.load_run(cfg.paths.results, "train", run_id),
+            cpu=cfg.device == "cpu",
+        )
         if run.status == "done":
             typer.echo(f"run {run.run_id} already finished; its model is in {run.path / 'output'}.")
             return
@@ -263,7 +267,11 @@ def train(
     else:
         if spec.check is not None:
             spec.check(cfg, cfg.data.train_split)
-        run = runs.start_run("train", cfg, label=f"{model}-{cfg.data.dataset}", run_id=run_id)
+        run = distributed.shared(
+            lambda: runs.start_run("train", cfg, label=f"{model}-{cfg.data.dataset}", run_id=run_id),
+            lambda shared_id: runs.load_run(cfg.paths.results, "train", shared_id),
+            cpu=cfg.device == "cpu",
+        )
     typer.echo(f"run {run.run_id} → {run.path}")
     with runs.running(run):
         result = spec.train(cfg, run)
@@ -306,7 +314,10 @@ def sample(
         ):
             raise UsageError("--resume continues with the run's stored settings; drop the other options.")
         results = _resolve(preset, None, ()).paths.results
-        run = runs.resume_run(results, "sample", resume)
+        run = distributed.shared(
+            lambda: runs.resume_run(results, "sample", resume),
+            lambda run_id: runs.load_run(results, "sample", run_id),
+        )
         if run.status == "done":
             typer.echo(f"run {run.run_id} already finished: {run.path / 'samples'}.")
             return
@@ -347,10 +358,19 @@ def sample(
         check = _model_spec(cfg.model.name, "sample").check
         if check is not None:
             check(cfg, split)
-        run = runs.start_run(
-            "sample", cfg, label=f"{cfg.model.name}-{cfg.data.dataset}-{split}", run_id=run_id
+
+        def create():
+            run = runs.start_run(
+                "sample", cfg, label=f"{cfg.model.name}-{cfg.data.dataset}-{split}", run_id=run_id
+            )
+            run.update_state(checkpoint=str(checkpoint) if checkpoint else None, split=split)
+            return run
+
+        run = distributed.shared(
+            create,
+            lambda shared_id: runs.load_run(cfg.paths.results, "sample", shared_id),
+            cpu=cfg.device == "cpu",
         )
-        run.update_state(checkpoint=str(checkpoint) if checkpoint else None, split=split)
     spec = _model_spec(cfg.model.name, "sample")
     typer.echo(f"run {run.run_id} → {run.path}")
     with runs.running(run):

@@ -62,6 +62,8 @@ def stage_dir(results_dir: str | Path, stage: str) -> Path:
 class Run:
     path: Path
     manifest: dict[str, Any]
+    # False in the other processes of a multi-process run: only the main process writes the manifest.
+    writer: bool = True
 
     @property
     def run_id(self) -> str:
@@ -80,6 +82,8 @@ class Run:
         return from_dict(self.manifest["config"], source=f"run {self.run_id}'s manifest")
 
     def save(self) -> None:
+        if not self.writer:
+            return
         if self.status == "done" and (self.path / "manifest.json").exists():
             stored = json.loads((self.path / "manifest.json").read_text())
             if stored.get("status") == "done":
@@ -97,7 +101,8 @@ class Run:
         ended = _now()
         self.manifest.update(status=status, error=error, ended_at=ended)
         self.manifest["attempts"][-1].update(status=status, ended_at=ended)
-        atomic.write_json(self.path / "manifest.json", self.manifest)
+        if self.writer:
+            atomic.write_json(self.path / "manifest.json", self.manifest)
 
 
 def _claim(path: Path) -> None:
@@ -272,4 +277,7 @@ def running(run: Run) -> Iterator[Run]:
         run._end("failed", {"type": type(err).__name__, "message": str(err)})
         raise
     else:
+        from aidbench import distributed
+
+        distributed.barrier()  # done only when every process has finished its share
         run._end("done", None)

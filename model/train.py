@@ -260,7 +260,8 @@ def train(
     for step in track(
         range(start, cfg.max_steps), f"training {config.model.name}", total=cfg.max_steps - start
     ):
-        generator = step_generator(config.seed, step)
+        # Process r > 0 of several draws its own clips and noise; process 0 draws as a single process does.
+        generator = step_generator(config.seed + 7919 * accelerator.process_index, step)
         clips = []
         while len(clips) < cfg.batch_size_per_device:
             index = int(torch.randint(len(dataset.refs), (1,), generator=generator))
@@ -274,18 +275,22 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         done = step + 1
-        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps:
+        if (done % cfg.checkpoint_every == 0 or done == cfg.max_steps) and accelerator.is_main_process:
             path = _save_checkpoint(
                 checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, cfg.checkpoints_total_limit
             )
-            if cfg.validation_clips and accelerator.is_main_process:
+            if cfg.validation_clips:
                 with accelerator.autocast():  # frozen half-precision weights need it
                     validation_previews(
                         config, generate_for(config, parts), parts, run.path / "validation" / f"step-{done}"
                     )
             run.update_state(step=done, checkpoint=str(path), losses=list(losses))
+        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps:
+            accelerator.wait_for_everyone()  # no process runs ahead of a checkpoint being written
         if on_step is not None:
             on_step(done, losses[-1])
+    if not accelerator.is_main_process:  # the weights are the main process's (DDP keeps them equal)
+        return {"output": str(run.path / "output"), "final_loss": losses[-1] if losses else None}
     return write_output(run.path / "output", accelerator.unwrap_model(denoiser), config, losses)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from aidbench import atomic
+from aidbench import atomic, distributed
 from aidbench.progress import track
 
 
@@ -52,7 +52,10 @@ class FeatureCache:
         if not meta.is_file():
             atomic.write_json(meta, description)
         keys = [clip_key(v) for v in videos]
+        # Several processes: each computes its share of what is missing, then all read everything.
+        distributed.barrier()  # every process sees the same missing list
         missing = [i for i, k in enumerate(keys) if not (folder / f"{k}.npy").is_file()]
+        missing = missing[distributed.rank() :: distributed.world_size()]
         for start in track(range(0, len(missing), batch_size), f"{label} ({len(missing)} to compute)"):
             chosen = missing[start : start + batch_size]
             rows = compute([videos[i] for i in chosen])
@@ -60,6 +63,7 @@ class FeatureCache:
                 buffer = io.BytesIO()
                 np.save(buffer, np.asarray(row, np.float64), allow_pickle=False)
                 atomic.write_bytes(folder / f"{keys[i]}.npy", buffer.getvalue())
+        distributed.barrier()
         return (
             np.stack([np.load(folder / f"{k}.npy", allow_pickle=False) for k in keys])
             if keys

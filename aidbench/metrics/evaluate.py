@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aidbench import registry, weights
+from aidbench import distributed, registry, weights
 from aidbench.config import Config
 from aidbench.errors import UserError
 from aidbench.metrics.cache import FeatureCache
@@ -72,10 +72,16 @@ def recorded(
     """Evaluate inside an eval run folder; the records go to its records.jsonl (one JSON object per line)."""
     from aidbench import atomic, runs
 
-    run = runs.start_run("eval", config, label="eval")
+    run = distributed.shared(
+        lambda: runs.start_run("eval", config, label="eval"),
+        lambda run_id: runs.load_run(config.paths.results, "eval", run_id),
+        cpu=ctx.device == "cpu",
+    )
     with runs.running(run):
         records = evaluate(metrics, real, fake, ctx)
-        path = atomic.write_text(run.path / "records.jsonl", "".join(r.to_json() + "\n" for r in records))
+        path = run.path / "records.jsonl"
+        if run.writer:  # every process computed the same records; the main one writes them
+            atomic.write_text(path, "".join(r.to_json() + "\n" for r in records))
         run.update_state(
             records=str(path), sources=sources, skipped={"real": real.skipped, "generated": fake.skipped}
         )
