@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aidbench import atomic, registry
 from aidbench.config import Config
-from aidbench.report import filled, gallery, html, records, render
+from aidbench.report import efficiency, filled, gallery, html, records, render
 
 MAX_GALLERY_CLIPS = 16
 
@@ -74,7 +74,8 @@ def build_report(
                 "synthtvp", list(smoke.systems), list(smoke.eval.metrics), measurements, pinned, "smoke"
             )
         )
-    paper = [filled.paper_table(t, measurements, pinned) for t in paper_tables()]
+    speed = efficiency.scan(results)
+    paper = [filled.paper_table(t, measurements, pinned, speed) for t in paper_tables()]
     tables = [ours[0], *paper, *ours[1:]]
 
     title = f"aidbench report{f': {preset}' if preset else ''}"

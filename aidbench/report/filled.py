@@ -77,7 +77,10 @@ class FilledTable:
 
 
 def paper_table(
-    table: PaperTable, measurements: list[Measurement], pinned: set[tuple[str, str]] = frozenset()
+    table: PaperTable,
+    measurements: list[Measurement],
+    pinned: set[tuple[str, str]] = frozenset(),
+    efficiency: dict[tuple[str, str, str], Measurement] | None = None,
 ) -> FilledTable:
     """The paper's table, grid as the paper prints it, each row filled from the run its Fill names."""
     attributes = table.row_attributes()
@@ -110,8 +113,10 @@ def paper_table(
             elif fill is None:
                 cell.note = NOT_RUNNABLE
             elif column.metric is None:
+                cell.ours = (efficiency or {}).get((table.name, fill.system, column.paper_metric))
                 how = OTHER_SOURCES.get(column.paper_metric)
-                cell.fill = how.format(system=fill.system, preset=preset) if how else None
+                if cell.ours is None and how:
+                    cell.fill = how.format(system=fill.system, preset=preset)
             else:
                 cell.ours = choose(
                     measurements, fill.system, column.dataset, column.metric, fill.where, pinned

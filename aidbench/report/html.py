@@ -12,6 +12,7 @@ import io
 from html import escape
 
 from aidbench import registry
+from aidbench.report import render
 from aidbench.report.filled import Cell, FilledTable
 from aidbench.report.gallery import Gallery
 from aidbench.report.render import number
@@ -58,7 +59,7 @@ def _ours_cell(cell: Cell) -> str:
         runs = f"eval {m.eval_run}" + (f" · sample {m.sample_run}" if m.sample_run else "")
         return (
             f'<td class="num"><span class="ours">{number(m.value)}</span> '
-            f'<span class="ci">[{number(m.ci_low)}, {number(m.ci_high)}]</span>'
+            f'<span class="ci">{render.interval(m).strip()}</span>'
             f'<span class="run">{escape(runs)}</span></td>'
         )
     if cell.fill:

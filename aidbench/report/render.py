@@ -79,9 +79,16 @@ def number(value: float) -> str:
     return f"{value:.3g}" if value else "0"
 
 
+def interval(m) -> str:
+    """ " [low, high]", or nothing for a measurement without an interval (a benchmark's median)."""
+    if m.ci_low == m.ci_high == m.value:
+        return ""
+    return f" [{number(m.ci_low)}, {number(m.ci_high)}]"
+
+
 def ours_text(cell: Cell) -> str:
     m = cell.ours
-    return f"{number(m.value)} [{number(m.ci_low)}, {number(m.ci_high)}]" if m else ""
+    return f"{number(m.value)}{interval(m)}" if m else ""
 
 
 def _markdown_escape(text: str) -> str:
@@ -218,8 +225,7 @@ def latex_filled(table: FilledTable) -> str:
             if cell.ours is not None:
                 m = cell.ours
                 cells.append(
-                    f"{number(m.value)} {{\\scriptsize [{number(m.ci_low)}, {number(m.ci_high)}] "
-                    f"\\texttt{{{latex_escape(m.eval_run)}}}}}"
+                    f"{number(m.value)} {{\\scriptsize{interval(m)} \\texttt{{{latex_escape(m.eval_run)}}}}}"
                 )
             elif cell.fill:
                 cells.append(f"{{\\tiny\\texttt{{{latex_escape(cell.fill)}}}}}")
