@@ -10,12 +10,9 @@ from aidbench.model.spec import ModelSpec
 
 
 def build_svd(config):
-    from aidbench import weights
-    from aidbench.model.components import load_svd, tiny_svd
+    from aidbench.model.components import svd_for
 
-    if config.model.size == "tiny":
-        return tiny_svd(config.seed)
-    return load_svd(weights.resolve_for(config, "svd"))
+    return svd_for(config)
 
 
 def svd_generator(config, parts):
