@@ -125,7 +125,8 @@ def test_a_base_unet_of_another_config_is_refused(tmp_path):
     save_file({f"unet.{k}": v.contiguous() for k, v in smoke.state_dict().items()}, path)
     other = tiny_svd(1, "smoke", "pixels").unet
     load_base_unet(other, path)
-    assert all(torch.equal(a, b) for a, b in zip(smoke.state_dict().values(), other.state_dict().values()))
+    loaded = other.state_dict()
+    assert all(torch.equal(value, loaded[key]) for key, value in smoke.state_dict().items())
     with pytest.raises(UserError, match="not a UNet of this size and latent space"):
         load_base_unet(tiny_svd(0, "tiny", "vae").unet, path)
     with pytest.raises(UserError, match="does not exist"):
