@@ -88,7 +88,7 @@ def parameters(config) -> dict[str, Any]:
     from aidbench.model.aid import build_unet
 
     with torch.device("meta"):
-        unet = build_unet(config.model.size)
+        unet = build_unet(config.model.size, config.model.latent_space)
     total = sum(p.numel() for p in unet.parameters())
     components = {"unet (SVD 3D UNet, all trained)": {"total": total, "trainable": total}}
     return {"model": "svd-fullft", "total": total, "trainable": total, "components": components}
