@@ -648,11 +648,22 @@ def reproduce(
     dry_run: DryRun = False,
     resume: Resume = None,
     run_id: RunId = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record", help="Also write the wall time, machine load and results to this JSON file."
+        ),
+    ] = None,
 ) -> None:
-    """Run every stage for every system of a preset (data → train → sample → eval → report), resumably."""
+    """Run every stage for every system of a preset (data → base → train → sample → eval → summary →
+    report), resumably; prints a system × metric table and writes results/reports/<preset>/summary.json."""
+    import time
+
     from aidbench import reproduce as pipeline
     from aidbench import runs
 
+    started = time.perf_counter()
+    load_before = _load_average()
     if resume:
         # The run's stored config decides everything; only the results folder may be named again.
         if config_file or run_id or any(not o.startswith("paths.results=") for o in overrides or ()):
@@ -674,12 +685,56 @@ def reproduce(
         run = runs.start_run("reproduce", cfg, run_id=run_id)
     typer.echo(f"run {run.run_id} → {run.path}")
     with runs.running(run):
-        outcomes = pipeline.reproduce(cfg, run)
+        outcomes = pipeline.reproduce(cfg, run, on_stage=lambda name: typer.echo(f"  {name:<8} …"))
     for outcome in outcomes:
-        typer.echo(f"  {outcome.stage:<8} {outcome.status}")
+        took = f" ({outcome.seconds:.1f} s)" if outcome.seconds is not None else ""
+        typer.echo(f"  {outcome.stage:<8} {outcome.status}{took}")
     missing = [o.stage for o in outcomes if o.status.startswith("not built")]
     if missing:
         typer.echo(f"stages not built yet, skipped: {', '.join(missing)} (see the issues named above).")
+    summary_file = pipeline.summary_path(cfg, run)
+    if summary_file.is_file():
+        summary = json.loads(summary_file.read_text())
+        typer.echo(pipeline.table(summary))
+        typer.echo(f"summary: {summary_file}")
+    if record is not None:
+        from aidbench import atomic
+
+        finished = runs.load_run(cfg.paths.results, "reproduce", run.run_id)
+        entry = {
+            "benchmark": "reproduce",
+            "preset": cfg.preset,
+            "run": run.run_id,
+            "wall_seconds_this_invocation": round(time.perf_counter() - started, 1),
+            "stage_seconds": finished.state.get("seconds", {}),
+            "attempts": len(finished.manifest["attempts"]),
+            "load_average_before": load_before,
+            "load_average_after": _load_average(),
+            "cpu_count": _cpu_count(),
+            "config_sha256": cfg.sha256(),
+            "git": finished.manifest["git"],
+            "device": finished.manifest["device"],
+            "packages": finished.manifest["packages"],
+            "summary": json.loads(summary_file.read_text()) if summary_file.is_file() else None,
+            "command": sys.argv,
+        }
+        atomic.write_text(record, json.dumps(entry, indent=2) + "\n")
+        typer.echo(f"record: {record}")
+
+
+def _load_average() -> list[float] | None:
+    import os
+
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _cpu_count() -> int | None:
+    import os
+
+    return os.cpu_count()
 
 
 # ------------------------------------------------------------------ inspection

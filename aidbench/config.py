@@ -51,6 +51,8 @@ class DataConfig:
     frame_offset: int = Field(0, ge=0)
     # Cap on the clips a stage reads (None: all), e.g. UCF-101's 2,048 test samples.
     max_clips: int | None = Field(None, gt=0)
+    # [ours] Cap on the clips of the training split only (None: data.max_clips applies to it too).
+    train_clips: int | None = Field(None, gt=0)
     # [ours] Stop with an error when more than this fraction of videos is corrupt.
     max_corrupt_fraction: float = Field(0.01, ge=0.0, le=1.0)
 
@@ -115,8 +117,9 @@ class OpenSoraConfig:
 class ModelConfig:
     # A registered model name (`aidbench ls models`).
     name: str = "aid"
-    # paper: the real architecture sizes; tiny: the same code at test sizes.
-    size: Literal["paper", "tiny"] = "paper"
+    # paper: the real architecture sizes; tiny: the same code at test sizes; smoke: tiny widths with the
+    # UNet's cross-attention at its low-resolution level only (the smoke preset's calibrated layout).
+    size: Literal["paper", "tiny", "smoke"] = "paper"
     adapters: AdapterConfig = dataclasses.field(default_factory=AdapterConfig)
     mcondition: MConditionConfig = dataclasses.field(default_factory=MConditionConfig)
     # The paper trains the UNet's cross-attention layers (they read MCondition) with DQFormer and adapters.
@@ -124,6 +127,19 @@ class ModelConfig:
     # Every UNet weight trains as well: supplementary Tables 3-4's "Ours (full finetune)".
     full_finetune: bool = False
     opensora: OpenSoraConfig = dataclasses.field(default_factory=OpenSoraConfig)
+    # [smoke] vae: SVD's latent space (the paper); pixels: the UNet denoises frames directly through an
+    # identity autoencoder (3 channels, no VAE), so a tiny model learns in minutes on a CPU.
+    latent_space: Literal["vae", "pixels"] = "vae"
+    # [smoke] A pretrained base UNet (safetensors, written by a base pretraining run, see
+    # train.base_steps) that replaces the random tiny/smoke SVD UNet; None: random (tiny) or SVD's weights.
+    base_weights: str | None = None
+
+    @field_validator("latent_space")
+    @classmethod
+    def _pixels_are_small(cls, value: str, info: ValidationInfo) -> str:
+        if value == "pixels" and info.data.get("size") == "paper":
+            raise ValueError("pixels needs model.size tiny or smoke (SVD's released UNet reads VAE latents)")
+        return value
 
 
 @dataclass(config=_STRICT)
@@ -160,6 +176,17 @@ class TrainConfig:
     checkpoints_total_limit: int | None = Field(3, gt=0)
     # [ours] clips of the evaluation split sampled (fixed seeds) as mp4 previews at every checkpoint
     validation_clips: int = Field(2, ge=0)
+    # Training noise levels: ln σ ~ N(mean, std). SVD's are N(0.7, 1.6) [ours, standard SVD fine-tuning];
+    # the smoke preset shifts them higher [smoke], which a tiny pixel-space model needs to learn motion.
+    log_sigma_mean: float = 0.7
+    log_sigma_std: float = Field(1.6, gt=0)
+    # [smoke] Loss weight of the pixels the motion touches (where any frame differs from the first);
+    # every other pixel weighs 1. 1.0 is the paper's plain loss.
+    motion_loss_weight: float = Field(1.0, ge=1.0)
+    # [smoke] `aidbench reproduce` first trains a text-blind base UNet (SVD's objective, all weights,
+    # the training split without text: SVD's generic video pretraining in miniature) for this many steps,
+    # freezes it, and builds every system on it. 0: no base stage (the base is SVD's released weights).
+    base_steps: int = Field(0, ge=0)
 
 
 @dataclass(config=_STRICT)

@@ -1,18 +1,34 @@
 """`aidbench reproduce`: every stage, in order, for the systems of a preset, resumable stage by stage.
 
-A stage whose code has not landed yet is reported as such and skipped, never faked. Finished stages are
-recorded in the run's state, so `--resume` continues after the last one that finished.
+data → base (a text-blind SVD base, when `train.base_steps` asks) → train (each trainable system) →
+sample (each system) → eval (each system) → summary (`<results>/reports/<preset>/summary.json`) → report.
+
+Finished stages are recorded in the reproduce run's state, and inside a stage each system's train, sample
+and eval run is recorded as soon as it starts, so `--resume` continues an interrupted training from its
+last checkpoint and skips what has finished. A stage that fails names itself and the resume command.
+The base pretraining run is shared: its run id is a hash of everything that shapes it, so any reproduce
+(or test) with the same settings reuses a finished base instead of training it again.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aidbench.config import Config
+from aidbench.config import Config, config_sha256, from_dict
+from aidbench.errors import UserError
 from aidbench.runs import Run
+
+# What summary.json holds for each metric of each system (agreed with `aidbench report`).
+METRIC_FIELDS = ("value", "ci_low", "ci_high", "confidence", "n")
+
+
+class StageFailed(UserError):
+    """A stage of `aidbench reproduce` failed: the message names it and the command that resumes."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,7 @@ class Stage:
 class Outcome:
     stage: str
     status: str
+    seconds: float | None = None
 
 
 def _data(config: Config, run: Run) -> dict[str, Any]:
@@ -57,6 +74,184 @@ def _data(config: Config, run: Run) -> dict[str, Any]:
     return {**produced, "verify": report}
 
 
+# --------------------------------------------------------------------------- configs of the sub-runs
+
+
+def _with(config: Config, **sections: dict[str, Any]) -> Config:
+    values = config.to_dict()
+    for section, changes in sections.items():
+        values[section] = {**values[section], **changes}
+    return from_dict(values, source="aidbench reproduce")
+
+
+def base_config(config: Config) -> Config:
+    """The base pretraining's config: SVD's objective on every UNet weight of a random tiny SVD, the
+    training split without text, `train.base_steps` steps."""
+    return _with(
+        config,
+        model={"name": "svd-fullft", "base_weights": None},
+        train={"max_steps": config.train.base_steps, "base_steps": 0, "validation_clips": 0},
+    )
+
+
+def base_run_id(config: Config) -> str:
+    """Names the base run by what shapes it (its settings, without the reproduce-only keys)."""
+    settings = base_config(config).to_dict()
+    settings.pop("systems"), settings.pop("preset"), settings.pop("eval"), settings.pop("sample")
+    return f"base-{config_sha256(settings)[:16]}"
+
+
+def system_config(config: Config, system: str, run: Run) -> Config:
+    base = run.state.get("stages", {}).get("base", {}).get("weights")
+    return _with(config, model={"name": system, "base_weights": base})
+
+
+# --------------------------------------------------------------------------- one sub-run at a time
+
+
+def _sub_run(parent: Run, stage: str, key: str, config: Config, label: str, work) -> tuple[str, Any]:
+    """Start (or resume, when the parent recorded an unfinished one) the `stage` run of `key`, and do
+    `work(config, sub_run)` inside it; a finished one is skipped. Returns (run id, what work returned)."""
+    from aidbench import runs
+
+    record = parent.state.get("runs", {}).get(stage, {}).get(key)
+    if record is not None:
+        sub = runs.resume_run(config.paths.results, stage, record)
+        if sub.status == "done":
+            return sub.run_id, sub.state.get("result")
+    else:
+        sub = runs.start_run(stage, config, label=label)
+        done = parent.state.get("runs", {})
+        parent.update_state(runs={**done, stage: {**done.get(stage, {}), key: sub.run_id}})
+    with runs.running(sub):
+        result = work(config, sub)
+        sub.update_state(result=result)
+    return sub.run_id, result
+
+
+def _base(config: Config, run: Run) -> dict[str, Any]:
+    """Train the text-blind base once per distinct setting, or reuse the finished one."""
+    from aidbench import runs
+
+    if config.train.base_steps == 0:
+        return {"run": None, "weights": None}
+    cfg = base_config(config)
+    run_id = base_run_id(config)
+    folder = runs.stage_dir(cfg.paths.results, "train") / run_id
+    if (folder / "manifest.json").is_file():
+        base = runs.resume_run(cfg.paths.results, "train", run_id)
+        reused = base.status == "done"
+    else:
+        base, reused = runs.start_run("train", cfg, run_id=run_id), False
+    if not reused:
+        from aidbench.baselines import svd_fullft
+
+        with runs.running(base):
+            result = svd_fullft.train(cfg, base)
+            base.update_state(output=result)
+    weights = base.path / "output" / "trainable.safetensors"
+    return {"run": run_id, "weights": str(weights), "reused": reused, "steps": cfg.train.max_steps}
+
+
+def _train(config: Config, run: Run) -> dict[str, Any]:
+    from aidbench import registry
+
+    produced = {}
+    for system in config.systems:
+        spec = registry.load("model", system)
+        if spec.train is None:
+            continue
+        cfg = system_config(config, system, run)
+        run_id, result = _sub_run(
+            run, "train", system, cfg, f"{system}-{cfg.data.dataset}", lambda c, r, s=spec: s.train(c, r)
+        )
+        produced[system] = {"run": run_id, "output": result["output"], "final_loss": result["final_loss"]}
+    return produced
+
+
+def _sample(config: Config, run: Run) -> dict[str, Any]:
+    from aidbench import registry
+
+    trained = run.state["stages"].get("train", {})
+    split = config.data.eval_split
+    produced = {}
+    for system in config.systems:
+        spec = registry.load("model", system)
+        cfg = system_config(config, system, run)
+        checkpoint = Path(trained[system]["output"]) if system in trained else None
+
+        def work(c, r, spec=spec, checkpoint=checkpoint):
+            r.update_state(checkpoint=str(checkpoint) if checkpoint else None, split=split)
+            return spec.sample(c, r, checkpoint, split)
+
+        run_id, result = _sub_run(run, "sample", system, cfg, f"{system}-{cfg.data.dataset}-{split}", work)
+        produced[system] = {"run": run_id, "samples": result["samples"]}
+    return produced
+
+
+def _eval(config: Config, run: Run) -> dict[str, Any]:
+    from aidbench import runs
+    from aidbench.metrics import evaluate
+
+    sampled = run.state["stages"]["sample"]
+    metrics = evaluate.metric_objects(list(config.eval.metrics))
+    produced = {}
+    for system in config.systems:
+        sample_run = runs.stage_dir(config.paths.results, "sample") / sampled[system]["run"]
+        cfg = system_config(config, system, run)
+
+        def work(c, r, sample_run=sample_run):
+            ctx = evaluate.context(c, metrics, {}, "cpu")
+            real, fake = evaluate.run_sets(c, sample_run)
+            records = evaluate.evaluate(metrics, real, fake, ctx)
+            path = r.path / "records.jsonl"
+            from aidbench import atomic
+
+            atomic.write_text(path, "".join(rec.to_json() + "\n" for rec in records))
+            r.update_state(records=str(path), sources={"real": sample_run.name, "generated": sample_run.name})
+            return {"records": str(path)}
+
+        run_id, result = _sub_run(run, "eval", system, cfg, f"eval-{system}", work)
+        produced[system] = {"run": run_id, "records": result["records"]}
+    return produced
+
+
+def summary_path(config: Config, run: Run) -> Path:
+    return Path(config.paths.results) / "reports" / (config.preset or run.run_id) / "summary.json"
+
+
+def summarise(config: Config, run: Run) -> dict[str, Any]:
+    """summary.json: for every system its runs and each metric's value and interval."""
+    stages = run.state["stages"]
+    systems = {}
+    for system in config.systems:
+        lines = Path(stages["eval"][system]["records"]).read_text().splitlines()
+        metrics = {}
+        for record in map(json.loads, lines):
+            metrics[record["metric"]] = {
+                "value": record["value"],
+                "ci_low": record["ci_low"],
+                "ci_high": record["ci_high"],
+                "confidence": record["confidence"],
+                "n": record["n_fake"],
+            }
+        systems[system] = {
+            "train_run": stages["train"].get(system, {}).get("run"),
+            "sample_run": stages["sample"][system]["run"],
+            "eval_run": stages["eval"][system]["run"],
+            "metrics": metrics,
+        }
+    return {"preset": config.preset or run.run_id, "systems": systems}
+
+
+def _summary(config: Config, run: Run) -> dict[str, Any]:
+    from aidbench import atomic
+
+    summary = summarise(config, run)
+    path = atomic.write_text(summary_path(config, run), json.dumps(summary, indent=2) + "\n")
+    return {"path": str(path)}
+
+
 def _report(config: Config, run: Run) -> dict[str, Any]:
     from aidbench.report.build import build_report
 
@@ -67,16 +262,17 @@ def _report(config: Config, run: Run) -> dict[str, Any]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("data", _data),
-    # Training, sampling and scoring are built (`aidbench train|sample|eval`); running them for every
-    # system of a preset, within the smoke preset's time budget, is issue 7.
-    Stage("train", None, issue=7),
-    Stage("sample", None, issue=7),
-    Stage("eval", None, issue=7),
+    Stage("base", _base),
+    Stage("train", _train),
+    Stage("sample", _sample),
+    Stage("eval", _eval),
+    Stage("summary", _summary),
     Stage("report", _report),
 )
 
 
-def reproduce(config: Config, run: Run, stages: tuple[Stage, ...] = STAGES) -> list[Outcome]:
+def reproduce(config: Config, run: Run, stages: tuple[Stage, ...] = STAGES, on_stage=None) -> list[Outcome]:
+    """Run the stages not finished yet; `on_stage(name)` is called as each one starts."""
     outcomes = []
     for stage in stages:
         finished = run.state.get("stages", {})
@@ -86,7 +282,44 @@ def reproduce(config: Config, run: Run, stages: tuple[Stage, ...] = STAGES) -> l
         if stage.run is None:
             outcomes.append(Outcome(stage.name, f"not built yet (issue #{stage.issue})"))
             continue
-        produced = stage.run(config, run)
-        run.update_state(stages={**finished, stage.name: produced})
-        outcomes.append(Outcome(stage.name, "done"))
+        if on_stage is not None:
+            on_stage(stage.name)
+        started = time.perf_counter()
+        try:
+            produced = stage.run(config, run)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:
+            raise StageFailed(
+                f"stage '{stage.name}' failed ({type(err).__name__}: {err}); after fixing the cause, continue "
+                f"with `aidbench reproduce --resume {run.run_id}`"
+                + (f" --set paths.results={config.paths.results}" if _nondefault_results(config) else "")
+                + "."
+            ) from err
+        seconds = time.perf_counter() - started
+        timings = {**run.state.get("seconds", {}), stage.name: round(seconds, 2)}
+        run.update_state(stages={**finished, stage.name: produced}, seconds=timings)
+        outcomes.append(Outcome(stage.name, "done", seconds))
     return outcomes
+
+
+def _nondefault_results(config: Config) -> bool:
+    import os
+
+    return config.paths.results != (os.environ.get("AIDBENCH_RESULTS") or "results")
+
+
+def table(summary: dict[str, Any]) -> str:
+    """System × metric, value and interval, as plain text."""
+    metrics = sorted({m for s in summary["systems"].values() for m in s["metrics"]})
+    short = [m.split("@")[0] for m in metrics]
+    widths = [max(len(s), 24) for s in short]
+    lines = ["system".ljust(14) + "".join(s.ljust(w + 2) for s, w in zip(short, widths, strict=True))]
+    for system, entry in summary["systems"].items():
+        cells = []
+        for metric, width in zip(metrics, widths, strict=True):
+            m = entry["metrics"].get(metric)
+            cell = "-" if m is None else f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+            cells.append(cell.ljust(width + 2))
+        lines.append(system.ljust(14) + "".join(cells))
+    return "\n".join(lines)

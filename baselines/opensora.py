@@ -330,7 +330,7 @@ def load(folder, config: STDiT3Config = XL_2) -> STDiT3:
 
 def parameters(config) -> dict:
     """STDiT3's parameter count on the meta device (the paper fine-tunes all of it: Table 2, 1147M)."""
-    model_config = TINY if config.model.size == "tiny" else XL_2
+    model_config = XL_2 if config.model.size == "paper" else TINY
     with torch.device("meta"):
         model = STDiT3(model_config)
     counts = {

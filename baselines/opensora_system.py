@@ -74,7 +74,7 @@ def build(config, random_weights: bool = False) -> OpenSoraParts:
     from aidbench.baselines.opensora import load
     from aidbench.baselines.opensora_text import random_caption_encoder, tiny_caption_encoder
 
-    if config.model.size == "tiny":
+    if config.model.size != "paper":  # tiny and smoke: the test widths
         torch.manual_seed(config.seed)
         denoiser = STDiT3(TINY_SYSTEM)
         torch.manual_seed(config.seed + 1)

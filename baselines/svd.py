@@ -10,14 +10,11 @@ from aidbench.model.spec import ModelSpec
 
 
 def build_svd(config, random_weights: bool = False):
-    from aidbench import weights
-    from aidbench.model.components import load_svd, random_svd, tiny_svd
+    from aidbench.model.components import random_svd, svd_for
 
-    if config.model.size == "tiny":
-        return tiny_svd(config.seed)
-    if random_weights:
+    if random_weights and config.model.size == "paper":
         return random_svd(config.seed)
-    return load_svd(weights.resolve_for(config, "svd"))
+    return svd_for(config)
 
 
 def svd_generator(config, parts):

@@ -34,10 +34,10 @@ def build(config, random_weights: bool = False):
 class SVDObjective:
     """SVD's EDM loss with its own conditioning; randomness from the step's generator."""
 
-    def __init__(self, parts):
+    def __init__(self, parts, edm=None):
         from aidbench.model.edm import EDMLoss
 
-        self.parts, self.edm = parts, EDMLoss()
+        self.parts, self.edm = parts, edm or EDMLoss()
 
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
         from aidbench.model.train import denoising_loss, encode_clips, svd_time_ids
@@ -60,10 +60,12 @@ class SVDObjective:
 
 def train(config, run, on_step=None) -> dict[str, Any]:
     from aidbench.baselines.svd import svd_generator
+    from aidbench.model.edm import EDMLoss
     from aidbench.model.train import train as run_training
 
     parts = build(config)
-    return run_training(config, run, parts, on_step, SVDObjective(parts), svd_generator)
+    objective = SVDObjective(parts, EDMLoss.from_config(config.train))
+    return run_training(config, run, parts, on_step, objective, svd_generator)
 
 
 def sample(config, run, checkpoint, split) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def parameters(config) -> dict[str, Any]:
     from aidbench.model.aid import build_unet
 
     with torch.device("meta"):
-        unet = build_unet(config.model.size)
+        unet = build_unet(config.model.size, config.model.latent_space)
     total = sum(p.numel() for p in unet.parameters())
     components = {"unet (SVD 3D UNet, all trained)": {"total": total, "trainable": total}}
     return {"model": "svd-fullft", "total": total, "trainable": total, "components": components}

@@ -30,13 +30,26 @@ UNET_CONFIGS = {
         "projection_class_embeddings_input_dim": 24,
     },
 }
+# smoke: tiny widths, cross-attention (and so AID's adapters) at the low-resolution level and the middle
+# block only; the calibrated layout of the smoke preset (README, "smoke preset").
+UNET_CONFIGS["smoke"] = {
+    **UNET_CONFIGS["tiny"],
+    "down_block_types": ("DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal"),
+    "up_block_types": ("CrossAttnUpBlockSpatioTemporal", "UpBlockSpatioTemporal"),
+}
 TINY_DQFORMER = {"width": 32, "layers": 1, "heads": 2, "query_length": 4}
+# Channels the UNet denoises: SVD's 4 latent channels, or RGB in pixel space (model.latent_space).
+LATENT_CHANNELS = {"vae": 4, "pixels": 3}
 
 
-def build_unet(size: str):
+def build_unet(size: str, latent_space: str = "vae"):
+    """SVD's UNet at a size; its input is the noisy clip and the reference conditioning, channel-stacked."""
     from diffusers import UNetSpatioTemporalConditionModel
 
-    return UNetSpatioTemporalConditionModel(**UNET_CONFIGS[size])
+    channels = LATENT_CHANNELS[latent_space]
+    return UNetSpatioTemporalConditionModel(
+        **UNET_CONFIGS[size], in_channels=2 * channels, out_channels=channels
+    )
 
 
 def dqformer_config(
@@ -49,7 +62,7 @@ def dqformer_config(
         query_length=settings.query_length,
         mlp_ratio=settings.mlp_ratio,
     )
-    if size == "tiny":
+    if size != "paper":
         values.update(TINY_DQFORMER)
     return DQFormerConfig(
         **values,

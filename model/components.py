@@ -33,17 +33,22 @@ class AIDComponents:
     text_encoder: TextEncoder
 
 
-def tiny_svd(seed: int = 0):
+def tiny_svd(seed: int = 0, size: str = "tiny", latent_space: str = "vae"):
+    """SVD's classes at test sizes, random and seeded; `latent_space: pixels` swaps the VAE for the identity."""
     from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
     from aidbench.model import edm
+    from aidbench.model.pixelspace import PixelSpace
 
     torch.manual_seed(seed)
     vae = AutoencoderKLTemporalDecoder(**TINY_VAE, latent_channels=4)
+    if latent_space == "pixels":  # drawn all the same, so the other components' random weights do not move
+        vae = PixelSpace()
     encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_IMAGE_ENCODER))
     processor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
-    pipe = StableVideoDiffusionPipeline(vae, encoder, build_unet("tiny"), edm.scheduler(), processor)
+    unet = build_unet(size, latent_space)
+    pipe = StableVideoDiffusionPipeline(vae, encoder, unet, edm.scheduler(), processor)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -76,6 +81,46 @@ def random_text_encoder() -> TextEncoder:
     return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=None))
 
 
+def svd_for(config: Config, seed: int | None = None):
+    """SVD for a config: the released weights (paper) or the tiny twin, with `model.base_weights` (a
+    pretrained base UNet, smoke) loaded over the random UNet when given."""
+    from aidbench import weights
+
+    seed = config.seed if seed is None else seed
+    model = config.model
+    if model.size == "paper":
+        svd = load_svd(weights.resolve_for(config, "svd"))
+    else:
+        svd = tiny_svd(seed, model.size, model.latent_space)
+    if model.base_weights:
+        load_base_unet(svd.unet, model.base_weights)
+    return svd
+
+
+def load_base_unet(unet, path) -> None:
+    """A base pretraining run's UNet weights (its `unet.*` trainable weights) into `unet`; a mismatch is
+    one clear error."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from aidbench.errors import UserError
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "trainable.safetensors"
+    if not path.is_file():
+        raise UserError(f"model.base_weights {path} does not exist; run the base pretraining stage first.")
+    stored = {k.removeprefix("unet."): v for k, v in load_file(str(path)).items()}
+    expected = unet.state_dict()
+    if set(stored) != set(expected) or any(stored[k].shape != expected[k].shape for k in stored):
+        raise UserError(
+            f"model.base_weights {path} is not a UNet of this size and latent space; "
+            "it comes from another config."
+        )
+    unet.load_state_dict(stored)
+
+
 def load_svd(folder):
     from diffusers import StableVideoDiffusionPipeline
 
@@ -99,16 +144,15 @@ def build(config: Config, seed: int | None = None, random_weights: bool = False)
 
     seed = config.seed if seed is None else seed
     model = config.model
-    if model.size == "tiny":
-        svd = tiny_svd(seed)
+    if model.size == "paper" and random_weights:
+        svd, text = random_svd(seed), random_text_encoder()
+    elif model.size == "paper":
+        svd = svd_for(config, seed)
+        text = load_text_encoder(weights.resolve_for(config, "clip-vit-h14"))
+    else:
+        svd = svd_for(config, seed)
         torch.manual_seed(seed + 1)
         text = TextEncoder(tiny_clip(svd.unet.config.cross_attention_dim))
-    elif random_weights:
-        svd = random_svd(seed)
-        text = random_text_encoder()
-    else:
-        svd = load_svd(weights.resolve_for(config, "svd"))
-        text = load_text_encoder(weights.resolve_for(config, "clip-vit-h14"))
     for frozen in (svd.vae, svd.image_encoder):
         frozen.requires_grad_(False).eval()
     settings = model.mcondition

@@ -56,10 +56,23 @@ def reference_conditioning(reference: torch.Tensor, num_frames: int) -> torch.Te
     return reference[:, index]
 
 
+def motion_mask(latents: torch.Tensor, threshold: float = 1e-3) -> torch.Tensor:
+    """(B, 1, 1, h, w): 1 where any frame of the clip differs from its first frame (what the motion touches)."""
+    change = (latents - latents[:, :1]).abs().amax(dim=(1, 2), keepdim=True)
+    return (change > threshold).to(latents.dtype)
+
+
 @dataclass(frozen=True)
 class EDMLoss:
     log_sigma_mean: float = 0.7
     log_sigma_std: float = 1.6
+    # [smoke] weight of the positions the motion touches (`motion_mask`); 1.0: the plain loss
+    motion_weight: float = 1.0
+
+    @classmethod
+    def from_config(cls, train) -> EDMLoss:
+        """The loss a TrainConfig asks for (noise levels, motion weighting)."""
+        return cls(train.log_sigma_mean, train.log_sigma_std, train.motion_loss_weight)
 
     def sample_sigma(
         self, batch: int, generator: torch.Generator | None = None, device="cpu"
@@ -86,5 +99,8 @@ class EDMLoss:
         output = model(torch.cat([c_in * noisy, condition], dim=2), c_noise.flatten())
         denoised = c_skip * noisy + c_out * output
         weight = (sigma**2 + 1) / sigma**2
-        error = ((denoised - latents) ** 2)[:, num_reference:].mean(dim=(1, 2, 3, 4))
+        squared = (denoised - latents) ** 2
+        if self.motion_weight != 1.0:
+            squared = squared * (1 + (self.motion_weight - 1) * motion_mask(latents))
+        error = squared[:, num_reference:].mean(dim=(1, 2, 3, 4))
         return (weight * error).mean()

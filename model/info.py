@@ -19,7 +19,7 @@ def aid_parameters(config: Config) -> dict[str, Any]:
 
     model = config.model
     with torch.device("meta"):
-        unet = build_unet(model.size)
+        unet = build_unet(model.size, model.latent_space)
         settings = model.mcondition
         dq = None
         if settings.multimodal or settings.decomposed:

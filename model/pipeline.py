@@ -108,8 +108,9 @@ class AIDPipeline:
             False,
         ).to(self.device)
         svd.scheduler.set_timesteps(settings.num_inference_steps, device=self.device)
+        channels = self.denoiser.unet.config.in_channels  # noisy clip + reference conditioning
         latents = svd.prepare_latents(
-            1, num_frames, 8, height, width, embedding.dtype, self.device, generator
+            1, num_frames, channels, height, width, embedding.dtype, self.device, generator
         )
         zeros = torch.zeros_like(condition)
         if svd_guidance is not None:

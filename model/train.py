@@ -136,9 +136,13 @@ class AIDObjective:
     """The training loss of a batch of clips, all randomness from one generator."""
 
     def __init__(
-        self, parts: AIDComponents, states: StateSource, dropout: ConditionDropout = ConditionDropout()
+        self,
+        parts: AIDComponents,
+        states: StateSource,
+        dropout: ConditionDropout = ConditionDropout(),
+        edm: EDMLoss = EDMLoss(),
     ):
-        self.parts, self.states, self.dropout, self.edm = parts, states, dropout, EDMLoss()
+        self.parts, self.states, self.dropout, self.edm = parts, states, dropout, edm
 
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
         svd, denoiser, text = self.parts.svd, self.parts.denoiser, self.parts.text_encoder
@@ -232,7 +236,9 @@ def train(
     dataset = open_dataset(config, config.data.train_split)
     if config.data.num_ref_frames >= config.data.num_frames:
         raise UserError("data.num_ref_frames leaves no frame to predict.")
-    objective = objective or AIDObjective(parts, StateSource(config, dataset.root))
+    objective = objective or AIDObjective(
+        parts, StateSource(config, dataset.root), edm=EDMLoss.from_config(cfg)
+    )
     generate_for = generate_for or aid_generator
     denoiser = parts.denoiser.to(accelerator.device)
     for module in (parts.svd, parts.text_encoder):

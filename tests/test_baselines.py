@@ -15,6 +15,8 @@ TINY = [
     "--set",
     "data.max_clips=4",
     "--set",
+    "data.train_clips=null",  # the smoke preset's own training-split cap would beat max_clips
+    "--set",
     "data.resolution=16",
     "--set",
     "data.num_frames=4",
@@ -62,7 +64,7 @@ def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path)
     assert trained.code == 0, trained.err
     output = tmp_path / "results/runs/train/ft/output"
     weights = load_file(output / "trainable.safetensors")
-    unet = build_unet("tiny")
+    unet = build_unet("smoke", "pixels")  # the smoke preset's UNet
     assert set(weights) == {f"unet.{k}" for k in unet.state_dict()}  # the whole UNet trains
     assert (tmp_path / "results/runs/train/ft/validation/step-2/synthtvp-test-00000-0.mp4").is_file()
     sampled = cli("sample", "--checkpoint", str(output), *TINY, "--run-id", "fts")

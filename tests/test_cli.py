@@ -123,24 +123,6 @@ def test_dry_run_prints_the_resolved_config(cli):
     assert header == f"# resolved config, sha256 {expected.sha256()}"
 
 
-def test_reproduce_smoke_runs_the_built_stages_and_names_the_rest(cli, tmp_path):
-    result = cli("reproduce", "--preset", "smoke", "--run-id", "first")
-    assert result.code == 0, result
-    assert "data     done" in result.out and "report   done" in result.out
-    assert "train    not built yet (issue #7)" in result.out
-    manifest = json.loads((tmp_path / "results/runs/reproduce/first/manifest.json").read_text())
-    assert manifest["status"] == "done"
-    assert set(manifest["state"]["stages"]) == {"data", "report"}
-    assert manifest["state"]["stages"]["data"]["verify"]["counts"]["ok"] == 64
-    assert (tmp_path / "results/runs/reproduce/first/data/synthtvp/annotations/test.json").is_file()
-    report = tmp_path / "results/reports/smoke/paper-reference.md"
-    assert "| AID | 50.23 | 21.57 | 52.78 |" in report.read_text()
-    again = cli("reproduce", "--resume", "first")
-    assert again.code == 0 and "already finished; nothing to do" in again.out
-    clash = cli("reproduce", "--preset", "smoke", "--run-id", "first")
-    assert clash.code == 1 and "never overwritten" in clash.err
-
-
 def test_report_writes_markdown_and_csv(cli, tmp_path):
     result = cli("report", "--out", str(tmp_path / "out"))
     assert result.code == 0

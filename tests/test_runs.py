@@ -189,7 +189,8 @@ def test_reproduce_resumes_after_the_last_finished_stage(tmp_path):
     run = runs.start_run("reproduce", cfg, argv=[], device=CPU)
     with pytest.raises(KeyboardInterrupt), runs.running(run):
         reproduce.reproduce(cfg, run, stages)
-    assert _manifest(run)["state"] == {"stages": {"one": {"out": "one"}}}
+    assert _manifest(run)["state"]["stages"] == {"one": {"out": "one"}}
+    assert set(_manifest(run)["state"]["seconds"]) == {"one"}
     resumed = runs.resume_run(tmp_path / "results", "reproduce", run.run_id)
     with runs.running(resumed):
         outcomes = reproduce.reproduce(resumed.config, resumed, stages)

@@ -15,6 +15,8 @@ TINY = [
     "--set",
     "data.max_clips=4",
     "--set",
+    "data.train_clips=null",  # the smoke preset's own training-split cap would beat max_clips
+    "--set",
     "data.resolution=16",
     "--set",
     "data.num_frames=4",

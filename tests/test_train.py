@@ -17,6 +17,7 @@ SETTINGS = [
     "train.batch_size_per_device=2",
     "train.checkpoint_every=2",
     "data.max_clips=8",
+    "data.train_clips=null",  # the smoke preset's own training-split cap would beat max_clips
     "data.resolution=16",
     "data.num_frames=4",
     "train.checkpoints_total_limit=1",
@@ -111,9 +112,12 @@ def test_a_tiny_aid_overfits_four_synthtvp_clips():
         preset="smoke",
         overrides=[
             "data.max_clips=4",
+            "data.train_clips=null",
             "data.resolution=16",
             "model.adapters.bottleneck_ratio=1.0",
             "model.mcondition.width=64",
+            "model.size=tiny",  # the tiny layout in SVD's latent space, not the smoke preset's
+            "model.latent_space=vae",
         ],
     )
     parts = build(cfg)
@@ -142,7 +146,10 @@ def test_gradient_checkpointing_changes_memory_not_results():
     from aidbench.data.open import open_dataset
     from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
 
-    cfg = resolve(preset="smoke", overrides=["data.max_clips=2", "data.resolution=16", "data.num_frames=4"])
+    cfg = resolve(
+        preset="smoke",
+        overrides=["data.max_clips=2", "data.train_clips=null", "data.resolution=16", "data.num_frames=4"],
+    )
     grads = []
     for checkpointing in (False, True):
         parts = build(cfg)

@@ -30,7 +30,14 @@ def open_dataset(
         root if root is not None else dataset_root(config, name),
         split,
         ClipSampling.from_config(config.data),
-        max_clips=config.data.max_clips,
+        max_clips=_clip_cap(config, split),
         max_bad_fraction=config.data.max_corrupt_fraction,
         **kwargs,
     )
+
+
+def _clip_cap(config: Config, split: str) -> int | None:
+    """data.train_clips for the training split when it is set, else data.max_clips."""
+    if config.data.train_clips is not None and split == config.data.train_split:
+        return config.data.train_clips
+    return config.data.max_clips
