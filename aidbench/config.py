@@ -53,6 +53,9 @@ class DataConfig:
     max_clips: int | None = Field(None, gt=0)
     # [ours] Cap on the clips of the training split only (None: data.max_clips applies to it too).
     train_clips: int | None = Field(None, gt=0)
+    # [smoke] synthtvp's task variant (aidbench/data/synthtvp.py, VARIANTS): "full" (the benchmark) or
+    # "move1" (one object, the four move instructions only).
+    synthtvp_task: Literal["full", "move1"] = "full"
     # [ours] Stop with an error when more than this fraction of videos is corrupt.
     max_corrupt_fraction: float = Field(0.01, ge=0.0, le=1.0)
 

@@ -62,7 +62,13 @@ def _data(config: Config, run: Run) -> dict[str, Any]:
         out = run.path / "data" / config.data.dataset
         n = config.data.max_clips or synthtvp.SPLIT_SIZES[split]
         produced["export"] = export_synthtvp(
-            out, n, config.seed, config.data.resolution, config.data.num_frames, splits=(split,)
+            out,
+            n,
+            config.seed,
+            config.data.resolution,
+            config.data.num_frames,
+            splits=(split,),
+            task=config.data.synthtvp_task,
         )
         dataset = SSv2(out, split, ClipSampling.from_config(config.data), max_bad_fraction=0.0)
     else:

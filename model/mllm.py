@@ -91,7 +91,9 @@ def write_states(dataset, backend: str, out: Path, generate=None, producer: str 
             if dataset.name != "synthtvp":
                 raise UserError("the oracle backend exists only for synthtvp; use --backend llava.")
             meta = ref.meta
-            sentences = synthtvp.episode(meta["seed"], meta["split"], meta["index"]).state_sentences()
+            sentences = synthtvp.episode(
+                meta["seed"], meta["split"], meta["index"], meta.get("task", "full")
+            ).state_sentences()
             record = cache.StateRecord(
                 ref.clip_id, ref.instruction, tuple(sentences), "oracle:synthtvp", cache.ORACLE_PROMPT_SHA256
             )

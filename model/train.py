@@ -80,7 +80,9 @@ class StateSource:
             from aidbench.data import synthtvp
 
             meta = clip.meta
-            return synthtvp.episode(meta["seed"], meta["split"], meta["index"]).state_sentences()
+            return synthtvp.episode(
+                meta["seed"], meta["split"], meta["index"], meta.get("task", "full")
+            ).state_sentences()
         record = self.records.get(clip.clip_id)
         if record is None:
             raise UserError(

@@ -19,6 +19,7 @@ def test_paper_presets_keep_the_papers_settings(preset):
     train = cfg.train
     assert (train.log_sigma_mean, train.log_sigma_std, train.motion_loss_weight) == (0.7, 1.6, 1.0)
     assert train.base_steps == 0 and cfg.data.train_clips is None
+    assert cfg.data.synthtvp_task == "full"
 
 
 def test_the_smoke_preset_names_its_departures():
@@ -26,6 +27,7 @@ def test_the_smoke_preset_names_its_departures():
     assert cfg.model.size == "smoke" and cfg.model.latent_space == "pixels"
     assert cfg.train.base_steps > 0 and cfg.train.motion_loss_weight > 1 and cfg.train.log_sigma_mean > 0.7
     assert cfg.data.resolution <= 64 and cfg.data.num_frames <= 16
+    assert cfg.data.synthtvp_task == "move1"
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,7 @@ def test_the_smoke_preset_names_its_departures():
         ("train.base_steps=-1", "train.base_steps"),
         ("model.size=huge", "model.size"),
         ("data.train_clips=0", "data.train_clips"),
+        ("data.synthtvp_task=move2", "data.synthtvp_task"),
     ],
 )
 def test_the_new_options_validate(override, message):

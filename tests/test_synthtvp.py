@@ -84,7 +84,7 @@ def test_the_dataset_adapter_renders_at_the_configs_size():
     clips = list(data)
     assert len(clips) == 8 and data.counts()["listed"] == 8
     assert clips[0].frames.shape == (cfg.data.num_frames, cfg.data.resolution, cfg.data.resolution, 3)
-    assert clips[0].instruction == synthtvp.episode(cfg.seed, "test", 0).instruction
+    assert clips[0].instruction == synthtvp.episode(cfg.seed, "test", 0, cfg.data.synthtvp_task).instruction
     strided = synthtvp.SynthTVP(None, "test", ClipSampling(4, 1, 16, mode="stride", stride=2), max_clips=1)
     assert next(iter(strided)).source_length == 7
 
@@ -123,3 +123,35 @@ def test_export_resumes_and_refuses_other_settings(tmp_path):
     assert len((out / "states.jsonl").read_text().splitlines()) == 6  # nothing appended twice
     with pytest.raises(UserError, match="other settings"):
         export_synthtvp(out, n=4, seed=0, resolution=32, num_frames=6, splits=("test",))
+
+
+def test_the_move1_task_is_one_object_and_the_four_moves():
+    for group in range(6):
+        eps = [synthtvp.episode(0, "test", group * synthtvp.GROUP_SIZE + v, "move1") for v in range(4)]
+        assert all(len(ep.objects) == 1 and ep.action.kind == "move" for ep in eps)
+        assert {ep.action.direction for ep in eps} == set(synthtvp.DIRECTIONS)
+        assert len({ep.objects for ep in eps}) == 1  # one scene per counterfactual group
+        for index, ep in enumerate(eps, start=group * synthtvp.GROUP_SIZE):
+            assert ep.clip_id.startswith("synthtvp-move1-test-")
+            assert synthtvp.parse_clip_id(ep.clip_id) == ("test", index)
+            assert synthtvp.task_of_clip_id(ep.clip_id) == "move1"
+    full = synthtvp.episode(0, "test", 5)
+    assert full == synthtvp.episode(0, "test", 5, "full") and full.clip_id == "synthtvp-test-00001-1"
+    assert synthtvp.task_of_clip_id(full.clip_id) == "full"
+    with pytest.raises(ValueError, match="variants"):
+        synthtvp.episode(0, "test", 0, "move2")
+
+
+def test_the_task_reaches_the_dataset_and_the_export(tmp_path):
+    cfg = resolve(preset="smoke", overrides=["data.max_clips=4", "data.synthtvp_task=move1"])
+    clip = next(iter(open_dataset(cfg, "test")))
+    assert clip.clip_id == synthtvp.episode(cfg.seed, "test", 0, "move1").clip_id
+    out = tmp_path / "synth"
+    export_synthtvp(out, n=4, seed=0, resolution=16, num_frames=8, splits=("test",), task="move1")
+    data = SSv2(out, "test", ClipSampling(num_frames=8, num_ref_frames=1, resolution=16))
+    for index, clip in enumerate(data):
+        ep = synthtvp.episode(0, "test", index, "move1")
+        assert (clip.clip_id, clip.instruction) == (ep.clip_id, ep.instruction)
+        assert synthtvp.locate(clip.frames, [ep.objects[0].colour]) == synthtvp.expected_boxes(ep, 8, 16)
+    with pytest.raises(UserError, match="other settings"):
+        export_synthtvp(out, n=4, seed=0, resolution=16, num_frames=8, splits=("test",))

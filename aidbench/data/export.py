@@ -26,6 +26,7 @@ def export_synthtvp(
     resolution: int,
     num_frames: int,
     splits: tuple[str, ...] = tuple(synthtvp.SPLITS),
+    task: str = "full",
 ) -> dict[str, Any]:
     out = Path(out)
     previous = out / "synthtvp.json"
@@ -33,7 +34,8 @@ def export_synthtvp(
         import json
 
         old = json.loads(previous.read_text())
-        settings = {"seed": seed, "resolution": resolution, "num_frames": num_frames}
+        settings = {"seed": seed, "resolution": resolution, "num_frames": num_frames, "task": task}
+        old.setdefault("task", "full")  # exports from before the task variants
         if {k: old.get(k) for k in settings} != settings:
             raise UserError(
                 f"{out} holds a synthtvp export with other settings ({ {k: old.get(k) for k in settings} }); "
@@ -41,13 +43,19 @@ def export_synthtvp(
             )
     cache_path = out / "states.jsonl"
     cached = states.read(cache_path).records if cache_path.is_file() else {}
-    summary: dict[str, Any] = {"seed": seed, "resolution": resolution, "num_frames": num_frames, "splits": {}}
+    summary: dict[str, Any] = {
+        "seed": seed,
+        "resolution": resolution,
+        "num_frames": num_frames,
+        "task": task,
+        "splits": {},
+    }
     tracks: dict[str, Any] = {}
     written = 0
     for split in splits:
         annotations = []
         for index in track(range(n), f"exporting synthtvp/{split}"):
-            ep = synthtvp.episode(seed, split, index)
+            ep = synthtvp.episode(seed, split, index, task)
             folder = out / "rawframes" / ep.clip_id
             if not folder.is_dir():
                 write_png_frames(folder, synthtvp.render(ep, num_frames, resolution), prefix="img_", start=1)

@@ -25,7 +25,7 @@ def open_dataset(
 ) -> ClipDataset:
     name = name or config.data.dataset
     adapter = registry.load("dataset", name)
-    kwargs = {"seed": config.seed} if name in EMBEDDED else {}
+    kwargs = {"seed": config.seed, "task": config.data.synthtvp_task} if name in EMBEDDED else {}
     return adapter(
         root if root is not None else dataset_root(config, name),
         split,

@@ -41,6 +41,10 @@ MOVE_DISTANCE = 0.3  # of the frame, for "move"
 MARGIN = 0.03  # minimum gap between objects and to the border, of the frame
 
 Kind = Literal["move", "push", "put_on", "remove"]
+# Task variants [ours, smoke]: "full" is synthtvp as described above; "move1" is one object per scene and
+# the four move instructions only (each scene's counterfactual group is the four directions), a task a
+# CPU-sized model learns in minutes. A variant other than "full" is named in its clip ids.
+VARIANTS = ("full", "move1")
 
 
 @dataclass(frozen=True)
@@ -199,8 +203,8 @@ def _feasible(action: Action, objects: Sequence[Obj], steps: int = 24) -> tuple[
     return end
 
 
-def _scene(rng: np.random.Generator) -> tuple[Obj, ...]:
-    count = int(rng.integers(1, 4))
+def _scene(rng: np.random.Generator, variant: str = "full") -> tuple[Obj, ...]:
+    count = 1 if variant == "move1" else int(rng.integers(1, 4))
     colours = rng.choice(list(PALETTE), size=count, replace=False)
     objects: list[Obj] = []
     while len(objects) < count:
@@ -212,10 +216,12 @@ def _scene(rng: np.random.Generator) -> tuple[Obj, ...]:
     return tuple(objects)
 
 
-def _actions(objects: Sequence[Obj]) -> list[Action]:
+def _actions(objects: Sequence[Obj], variant: str = "full") -> list[Action]:
     actions = []
     for i in range(len(objects)):
         actions += [Action("move", i, direction=d) for d in DIRECTIONS]
+        if variant == "move1":
+            continue
         actions += [
             Action(kind, i, other=j) for kind in ("push", "put_on") for j in range(len(objects)) if j != i
         ]
@@ -223,28 +229,41 @@ def _actions(objects: Sequence[Obj]) -> list[Action]:
     return actions
 
 
-def episode(seed: int, split: str, index: int) -> Episode:
-    """The clip `index` of `split`: deterministic in (seed, split, index), whatever else is generated."""
+def episode(seed: int, split: str, index: int, task: str = "full") -> Episode:
+    """The clip `index` of `split`: deterministic in (seed, split, index, task variant), whatever else is
+    generated."""
     if split not in SPLITS:
         raise ValueError(f"synthtvp has the splits {', '.join(SPLITS)}, not '{split}'")
+    if task not in VARIANTS:
+        raise ValueError(f"synthtvp has the variants {', '.join(VARIANTS)}, not '{task}'")
     group, variant = divmod(index, GROUP_SIZE)
     rng = np.random.default_rng([seed, SPLITS[split], group])
     while True:  # redraw the scene until it affords GROUP_SIZE distinct feasible instructions
-        objects = _scene(rng)
-        feasible = [(a, end) for a in _actions(objects) if (end := _feasible(a, objects)) is not None]
+        objects = _scene(rng, task)
+        feasible = [(a, end) for a in _actions(objects, task) if (end := _feasible(a, objects)) is not None]
         if len(feasible) >= GROUP_SIZE:
             break
     chosen = rng.choice(len(feasible), size=GROUP_SIZE, replace=False)
     action, end = feasible[int(chosen[variant])]
-    clip_id = f"synthtvp-{split}-{group:05d}-{variant}"
+    prefix = "synthtvp" if task == "full" else f"synthtvp-{task}"
+    clip_id = f"{prefix}-{split}-{group:05d}-{variant}"
     return Episode(clip_id, group, variant, objects, action, tuple(float(v) for v in end))
 
 
+def task_of_clip_id(clip_id: str) -> str:
+    """'synthtvp-move1-test-00001-2' → 'move1'; a plain synthtvp clip id → 'full'."""
+    prefix = clip_id.rsplit("-", 3)[0]
+    task = prefix.removeprefix("synthtvp").removeprefix("-") or "full"
+    return task if task in VARIANTS else "full"
+
+
 def parse_clip_id(clip_id: str) -> tuple[str, int]:
-    """'synthtvp-test-00001-2' → ('test', 6): the split and index that regenerate the clip."""
+    """'synthtvp-test-00001-2' → ('test', 6): the split and index that regenerate the clip (a variant's
+    ids, 'synthtvp-move1-test-00001-2', too)."""
     try:
         prefix, split, group, variant = clip_id.rsplit("-", 3)
-        if prefix != "synthtvp" or split not in SPLITS:
+        allowed = {"synthtvp", *(f"synthtvp-{v}" for v in VARIANTS if v != "full")}
+        if prefix not in allowed or split not in SPLITS:
             raise ValueError
         return split, int(group) * GROUP_SIZE + int(variant)
     except ValueError:
@@ -339,8 +358,9 @@ class SynthTVP(ClipDataset):
         max_clips: int | None = None,
         max_bad_fraction: float = 0.0,
         seed: int = 0,
+        task: str = "full",
     ) -> None:
-        self.seed = seed
+        self.seed, self.task = seed, task
         self.size = max_clips or SPLIT_SIZES.get(self.split_aliases.get(split, split), 0)
         super().__init__(root or ".", split, sampling, max_clips, max_bad_fraction)
 
@@ -349,8 +369,9 @@ class SynthTVP(ClipDataset):
 
     def index(self) -> Iterator[ClipRef | Rejected]:
         for i in range(self.size):
-            ep = episode(self.seed, self.split, i)
+            ep = episode(self.seed, self.split, i, self.task)
             meta = {
+                "task": self.task,
                 "group": ep.group,
                 "variant": ep.variant,
                 "index": i,
@@ -360,5 +381,5 @@ class SynthTVP(ClipDataset):
             yield ClipRef(ep.clip_id, ep.instruction, None, meta=meta)
 
     def open(self, ref: ClipRef) -> np.ndarray:
-        ep = episode(self.seed, self.split, ref.meta["index"])
+        ep = episode(self.seed, self.split, ref.meta["index"], self.task)
         return render(ep, self.sampling.required_frames(), self.sampling.resolution)

@@ -303,7 +303,9 @@ class SynthMetric:
                     f"{self.name}: {name} is {video.shape[1]}×{video.shape[2]}; synthtvp frames are square."
                 )
             truths[name] = synthetic.Truth.of_episode(
-                synthtvp.episode(seed, split, index), video.shape[0], video.shape[1]
+                synthtvp.episode(seed, split, index, synthtvp.task_of_clip_id(name)),
+                video.shape[0],
+                video.shape[1],
             )
             fakes[name] = video
         scores = list(synthetic.score(self.name, fakes, truths, ctx.num_ref_frames).values())
