@@ -33,7 +33,10 @@ SVD_SCHEDULER = dict(
 def scheduler():
     from diffusers import EulerDiscreteScheduler
 
-    return EulerDiscreteScheduler(**SVD_SCHEDULER)
+    # Its tables stay on the CPU (set_timesteps converts them with numpy), even when the models around it
+    # are built under `torch.device("cuda")`.
+    with torch.device("cpu"):
+        return EulerDiscreteScheduler(**SVD_SCHEDULER)
 
 
 def preconditioning(sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -12,15 +12,13 @@ from typing import Any
 
 import torch
 
-from aidbench.bench import memory
-from aidbench.bench.train import _device, _round, _sync, isolated
+from aidbench.bench import harness, memory
 from aidbench.config import Config
 
 
 def _generator(system: str, config: Config):
     """generate(clip, seed) → frames, exactly as the system's `sample` calls its pipeline."""
     from aidbench.bench.systems import STATES, with_model
-    from aidbench.model import edm
     from aidbench.model.pipeline import AIDPipeline
     from aidbench.model.sample import sampling_settings
 
@@ -29,8 +27,6 @@ def _generator(system: str, config: Config):
         from aidbench.model.components import build
 
         parts = build(with_model(config, name="aid"), random_weights=True)
-        with torch.device("cpu"):  # the scheduler's tables on the CPU, as `sample` builds it
-            parts.svd.scheduler = edm.scheduler()
         pipeline = AIDPipeline(parts.svd, parts.denoiser.eval(), parts.text_encoder)
 
         def generate(clip, seed):
@@ -43,8 +39,6 @@ def _generator(system: str, config: Config):
         from aidbench.baselines.svd_fullft import build
 
         parts = build(with_model(config, name=system), random_weights=True)
-        with torch.device("cpu"):
-            parts.svd.scheduler = edm.scheduler()
         pipeline = AIDPipeline(parts.svd, parts.denoiser.eval())
         guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
 
@@ -60,7 +54,7 @@ def _generator(system: str, config: Config):
 
         config = with_model(config, name="opensora-zeroshot")
         parts = opensora_system.build(config, random_weights=True)
-        parts.frozen_to(torch.get_default_device())
+        parts.frozen_to(torch.get_defaultharness.device_for())
         parts.denoiser.eval()
         return opensora_system.generator_for(config, parts), [parts.denoiser]
     raise KeyError(system)
@@ -72,7 +66,7 @@ def measure_system(
     """One system in this process: `warmup` + `steps` clips, one at a time (`batch` clips per timed call)."""
     from aidbench.bench.systems import clips
 
-    device = _device(config)
+    device = harness.device_for(config)
     with torch.device(device):  # weights initialised on the device: fast for billions of them
         generate, modules = _generator(system, config)
     for module in modules:
@@ -81,16 +75,16 @@ def measure_system(
     memory.reset(device)
     times = []
     for i in range(warmup + steps):
-        _sync(device)
+        harness.sync(device)
         start = time.perf_counter()
         for j, clip in enumerate(inputs):
             generate(clip, i * batch + j)
-        _sync(device)
+        harness.sync(device)
         times.append((time.perf_counter() - start) / batch)
     return {
         "system": system,
         "seconds_per_clip": round(statistics.median(times[warmup:]), 4),
-        "peak_memory_gb": _round(memory.peak_gb(device)),
+        "peak_memory_gb": harness.rounded(memory.peak_gb(device)),
         "memory": memory.kind(device),
     }
 
@@ -105,16 +99,11 @@ def run(
     warmup: int = 1,
     isolate: bool = True,
 ) -> dict[str, Any]:
-    from aidbench import environment
-
     frames = frames or config.data.num_frames
     resolution = resolution or config.data.resolution
     args = (batch, frames, resolution, steps, warmup)
-    records = [
-        isolated(measure_system, system, config, *args) if isolate else measure_system(system, config, *args)
-        for system in systems
-    ]
-    device = _device(config)
+    records = harness.measure_each(measure_system, systems, config, args, isolate)
+    device = harness.device_for(config)
     s = config.sample
     return {
         "benchmark": "sample",
@@ -126,12 +115,5 @@ def run(
         "steps": steps,
         "warmup": warmup,
         "systems": records,
-        "torch_threads": torch.get_num_threads(),
-        "device": environment.device(device.type),
-        "packages": {
-            k: v
-            for k, v in environment.package_versions().items()
-            if k in ("torch", "diffusers", "transformers")
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **harness.provenance(device),
     }

@@ -12,23 +12,15 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import torch
 
-from aidbench.bench import memory
+from aidbench.bench import harness, memory
 from aidbench.config import Config
 
 # The paper's targets for AID against its full fine-tune (issue 8; the paper measured 0.71x and 0.54x).
 TARGETS = {"seconds_per_iter": 0.7, "peak_memory_gb": 0.5}
-
-
-def _device(config: Config) -> torch.device:
-    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def _mixed(config: Config, device: torch.device) -> str:
@@ -42,11 +34,6 @@ def _autocast(config: Config, device: torch.device):
     if mixed == "no":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[mixed])
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Session:
@@ -75,14 +62,14 @@ class Session:
     def step(self, batch_clips: list, index: int) -> float:
         from aidbench.model.train import step_generator
 
-        _sync(self.device)
+        harness.sync(self.device)
         start = time.perf_counter()
         with _autocast(self.config, self.device):
             loss = self.trainee.loss(batch_clips, step_generator(self.config.seed, index))
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        _sync(self.device)
+        harness.sync(self.device)
         return time.perf_counter() - start
 
     def measure(self, batch: int, frames: int, resolution: int, steps: int, warmup: int) -> dict[str, Any]:
@@ -95,8 +82,8 @@ class Session:
         return {
             "batch": batch,
             "seconds_per_iter": round(statistics.median(times[warmup:]), 4),
-            "peak_memory_gb": _round(memory.peak_gb(self.device)),
-            "memory_before_steps_gb": _round(before),
+            "peak_memory_gb": harness.rounded(memory.peak_gb(self.device)),
+            "memory_before_steps_gb": harness.rounded(before),
         }
 
     def counts(self) -> dict[str, int]:
@@ -145,10 +132,6 @@ class Session:
         return {**best, "memory_cap_gb": round(cap_gb, 2)}
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
 def measure_system(
     system: str,
     config: Config,
@@ -161,7 +144,7 @@ def measure_system(
     max_batch: bool = False,
 ) -> dict[str, Any]:
     """Everything measured for one system, in this process."""
-    device = _device(config)
+    device = harness.device_for(config)
     session = Session(system, config, device)
     record: dict[str, Any] = {"system": system, **session.counts()}
     record.update(session.measure(batch, frames, resolution, steps, warmup))
@@ -178,37 +161,6 @@ def measure_system(
             )
         record["largest_batch"] = session.largest_batch(cap, frames, resolution)
     return record
-
-
-def _child(queue, function, args) -> None:
-    try:
-        queue.put(("ok", function(*args)))
-    except BaseException as error:  # reported to the parent, which names the system and where it broke
-        import traceback
-
-        where = traceback.extract_tb(error.__traceback__)[-3:]
-        trail = " ← ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(where))
-        queue.put(("error", f"{type(error).__name__}: {error} (at {trail})"))
-
-
-def isolated(function, system: str, *args) -> dict[str, Any]:
-    """function(system, *args) in a spawned process of its own; an error comes back as {"error": ...}."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_child, args=(queue, function, (system, *args)))
-    process.start()
-    while True:
-        try:
-            status, value = queue.get(timeout=1.0)
-            break
-        except Empty:
-            if not process.is_alive():  # died without a word: killed for memory, say
-                status, value = "error", f"the measuring process ended with exit code {process.exitcode}"
-                break
-    process.join()
-    return value if status == "ok" else {"system": system, "error": value}
 
 
 def ratios(records: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -237,16 +189,11 @@ def run(
     max_batch: bool = False,
     isolate: bool = True,
 ) -> dict[str, Any]:
-    from aidbench import environment
-
     frames = frames or config.data.num_frames
     resolution = resolution or config.data.resolution
     args = (batch, frames, resolution, steps, warmup, memory_cap_gb, max_batch)
-    records = [
-        isolated(measure_system, system, config, *args) if isolate else measure_system(system, config, *args)
-        for system in systems
-    ]
-    device = _device(config)
+    records = harness.measure_each(measure_system, systems, config, args, isolate)
+    device = harness.device_for(config)
     cfg = config.train
     return {
         "benchmark": "train",
@@ -265,12 +212,5 @@ def run(
         },
         "systems": records,
         "ratios": ratios(records),
-        "torch_threads": torch.get_num_threads(),
-        "device": environment.device(device.type),
-        "packages": {
-            k: v
-            for k, v in environment.package_versions().items()
-            if k in ("torch", "diffusers", "transformers")
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **harness.provenance(device),
     }
