@@ -11,7 +11,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from aidbench import runs
 from aidbench.baselines import rflow
 from aidbench.baselines.opensora_system import (
     TINY_SYSTEM,
@@ -27,6 +26,7 @@ from aidbench.data.clips import to_model
 from aidbench.data.open import open_dataset
 from aidbench.data.video import read_video
 from aidbench.errors import UserError
+from tests.training import train_in_run
 
 TINY = [
     "data.max_clips=2",
@@ -60,19 +60,7 @@ def _train(run_id: str, stop_at: int | None = None, resume: bool = False):
         "train.checkpoints_total_limit=1",
         "train.validation_clips=1",
     )
-    if resume:
-        run = runs.resume_run(cfg.paths.results, "train", run_id)
-        cfg = run.config
-    else:
-        run = runs.start_run("train", cfg, run_id=run_id, argv=[], device={"kind": "cpu"})
-
-    def on_step(step, loss):
-        if step == stop_at:
-            raise KeyboardInterrupt
-
-    with runs.running(run):
-        train(cfg, run, on_step)
-    return run
+    return train_in_run(cfg, run_id, train, stop_at, resume)[0]
 
 
 def test_full_fine_tune_trains_every_weight_resumes_exactly_and_samples(cli, tmp_path):

@@ -11,6 +11,7 @@ from aidbench.config import resolve
 from aidbench.errors import UserError
 from aidbench.model.components import build
 from aidbench.model.train import load_trainable, train
+from tests.training import train_in_run
 
 SETTINGS = [
     "train.max_steps=4",
@@ -26,19 +27,9 @@ SETTINGS = [
 
 def _train(run_id, stop_at=None, resume=False):
     cfg = resolve(preset="smoke", overrides=SETTINGS)
-    if resume:
-        run = runs.resume_run(cfg.paths.results, "train", run_id)
-        cfg = run.config
-    else:
-        run = runs.start_run("train", cfg, run_id=run_id, argv=[], device={"kind": "cpu"})
-
-    def on_step(step, loss):
-        if step == stop_at:
-            raise KeyboardInterrupt
-
-    with runs.running(run):
-        result = train(cfg, run, build(cfg), on_step=on_step)
-    return run, result
+    return train_in_run(
+        cfg, run_id, lambda c, run, on_step: train(c, run, build(c), on_step=on_step), stop_at, resume
+    )
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
