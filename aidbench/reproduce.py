@@ -23,9 +23,6 @@ from aidbench.config import Config, config_sha256, from_dict
 from aidbench.errors import UserError
 from aidbench.runs import Run
 
-# What summary.json holds for each metric of each system (agreed with `aidbench report`).
-METRIC_FIELDS = ("value", "ci_low", "ci_high", "confidence", "n")
-
 
 class StageFailed(UserError):
     """A stage of `aidbench reproduce` failed: the message names it and the command that resumes."""
