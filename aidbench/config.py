@@ -136,12 +136,23 @@ class ModelConfig:
     # [smoke] A pretrained base UNet (safetensors, written by a base pretraining run, see
     # train.base_steps) that replaces the random tiny/smoke SVD UNet; None: random (tiny) or SVD's weights.
     base_weights: str | None = None
+    # [smoke] clip: CLIP's text tower (ViT-H/14's, or a random tiny one at test sizes); words: a fixed
+    # stand-in that gives every token the sentence's feature (model/text.py, WordFeatures), because a
+    # random tiny CLIP's features do not carry the instruction to a tiny AID in minutes.
+    text_tower: Literal["clip", "words"] = "clip"
 
     @field_validator("latent_space")
     @classmethod
     def _pixels_are_small(cls, value: str, info: ValidationInfo) -> str:
         if value == "pixels" and info.data.get("size") == "paper":
             raise ValueError("pixels needs model.size tiny or smoke (SVD's released UNet reads VAE latents)")
+        return value
+
+    @field_validator("text_tower")
+    @classmethod
+    def _words_are_small(cls, value: str, info: ValidationInfo) -> str:
+        if value == "words" and info.data.get("size") == "paper":
+            raise ValueError("text_tower words needs model.size tiny or smoke (the paper uses CLIP ViT-H/14)")
         return value
 
 
@@ -236,6 +247,9 @@ class Config:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # The systems `aidbench reproduce` runs for this preset (registered model names).
     systems: list[str] = dataclasses.field(default_factory=lambda: ["aid"])
+    # How many of those systems `aidbench reproduce` trains and samples side by side, each in a process
+    # of its own with its share of the CPU threads (1: one after another, in-process; a GPU wants 1).
+    jobs: int = Field(1, ge=1)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)

@@ -101,6 +101,7 @@ def base_run_id(config: Config) -> str:
     """Names the base run by what shapes it (its settings, without the reproduce-only keys)."""
     settings = base_config(config).to_dict()
     settings.pop("systems"), settings.pop("preset"), settings.pop("eval"), settings.pop("sample")
+    settings.pop("jobs")
     return f"base-{config_sha256(settings)[:16]}"
 
 
@@ -112,24 +113,93 @@ def system_config(config: Config, system: str, run: Run) -> Config:
 # --------------------------------------------------------------------------- one sub-run at a time
 
 
-def _sub_run(parent: Run, stage: str, key: str, config: Config, label: str, work) -> tuple[str, Any]:
-    """Start (or resume, when the parent recorded an unfinished one) the `stage` run of `key`, and do
-    `work(config, sub_run)` inside it; a finished one is skipped. Returns (run id, what work returned)."""
+def _open_sub_run(parent: Run, stage: str, key: str, config: Config, label: str) -> tuple[Run, bool]:
+    """The `stage` run of `key`: the one the parent recorded (resumed; True when it had finished), or a new
+    one, recorded in the parent as soon as it exists."""
     from aidbench import runs
 
     record = parent.state.get("runs", {}).get(stage, {}).get(key)
     if record is not None:
         sub = runs.resume_run(config.paths.results, stage, record)
-        if sub.status == "done":
-            return sub.run_id, sub.state.get("result")
-    else:
-        sub = runs.start_run(stage, config, label=label)
-        done = parent.state.get("runs", {})
-        parent.update_state(runs={**done, stage: {**done.get(stage, {}), key: sub.run_id}})
+        return sub, sub.status == "done"
+    sub = runs.start_run(stage, config, label=label)
+    done = parent.state.get("runs", {})
+    parent.update_state(runs={**done, stage: {**done.get(stage, {}), key: sub.run_id}})
+    return sub, False
+
+
+def _sub_run(parent: Run, stage: str, key: str, config: Config, label: str, work) -> tuple[str, Any]:
+    """Start (or resume, when the parent recorded an unfinished one) the `stage` run of `key`, and do
+    `work(config, sub_run)` inside it; a finished one is skipped. Returns (run id, what work returned)."""
+    from aidbench import runs
+
+    sub, finished = _open_sub_run(parent, stage, key, config, label)
+    if finished:
+        return sub.run_id, sub.state.get("result")
     with runs.running(sub):
         result = work(config, sub)
         sub.update_state(result=result)
     return sub.run_id, result
+
+
+# --------------------------------------------------------------------------- systems side by side
+
+
+def _train_system(config: Config, sub: Run, system: str) -> dict[str, Any]:
+    from aidbench import registry
+
+    return registry.load("model", system).train(config, sub)
+
+
+def _sample_system(config: Config, sub: Run, system: str, checkpoint: str | None, split: str):
+    from aidbench import registry
+
+    sub.update_state(checkpoint=checkpoint, split=split)
+    path = Path(checkpoint) if checkpoint else None
+    return registry.load("model", system).sample(config, sub, path, split)
+
+
+def _in_child(stage: str, values: dict[str, Any], run_id: str, task, args: tuple, threads: int):
+    """One system's sub-run in a process of its own (`jobs` > 1): the parent opened and recorded it."""
+    import torch
+
+    from aidbench import runs
+
+    torch.set_num_threads(threads)
+    config = from_dict(values, source="aidbench reproduce")
+    sub = runs.load_run(config.paths.results, stage, run_id)
+    with runs.running(sub):
+        result = task(config, sub, *args)
+        sub.update_state(result=result)
+    return result
+
+
+def _each_system(parent: Run, stage: str, config: Config, jobs: list[tuple[str, Config, str, Any, tuple]]):
+    """Run `task(config, sub_run, *args)` for every (key, config, label, task, args) in its own sub-run:
+    in this process one after another, or with `jobs` > 1 that many systems side by side, each in a
+    spawned process with its share of the CPU threads. Returns {key: (run id, result)}."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    if config.jobs == 1 or len(jobs) <= 1:
+        return {
+            key: _sub_run(parent, stage, key, cfg, label, lambda c, r, t=task, a=args: t(c, r, *a))
+            for key, cfg, label, task, args in jobs
+        }
+    threads = max(1, (os.cpu_count() or 1) // config.jobs)
+    out, pending = {}, {}
+    with ProcessPoolExecutor(config.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for key, cfg, label, task, args in jobs:
+            sub, finished = _open_sub_run(parent, stage, key, cfg, label)
+            if finished:
+                out[key] = (sub.run_id, sub.state.get("result"))
+            else:
+                future = pool.submit(_in_child, stage, cfg.to_dict(), sub.run_id, task, args, threads)
+                pending[key] = (sub.run_id, future)
+        for key, (run_id, future) in pending.items():
+            out[key] = (run_id, future.result())
+    return {key: out[key] for key, *_ in jobs}
 
 
 def _base(config: Config, run: Run) -> dict[str, Any]:
@@ -159,37 +229,31 @@ def _base(config: Config, run: Run) -> dict[str, Any]:
 def _train(config: Config, run: Run) -> dict[str, Any]:
     from aidbench import registry
 
-    produced = {}
+    jobs = []
     for system in config.systems:
-        spec = registry.load("model", system)
-        if spec.train is None:
+        if registry.load("model", system).train is None:
             continue
         cfg = system_config(config, system, run)
-        run_id, result = _sub_run(
-            run, "train", system, cfg, f"{system}-{cfg.data.dataset}", lambda c, r, s=spec: s.train(c, r)
-        )
-        produced[system] = {"run": run_id, "output": result["output"], "final_loss": result["final_loss"]}
-    return produced
+        jobs.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, (system,)))
+    return {
+        system: {"run": run_id, "output": result["output"], "final_loss": result["final_loss"]}
+        for system, (run_id, result) in _each_system(run, "train", config, jobs).items()
+    }
 
 
 def _sample(config: Config, run: Run) -> dict[str, Any]:
-    from aidbench import registry
-
     trained = run.state["stages"].get("train", {})
     split = config.data.eval_split
-    produced = {}
+    jobs = []
     for system in config.systems:
-        spec = registry.load("model", system)
         cfg = system_config(config, system, run)
-        checkpoint = Path(trained[system]["output"]) if system in trained else None
-
-        def work(c, r, spec=spec, checkpoint=checkpoint):
-            r.update_state(checkpoint=str(checkpoint) if checkpoint else None, split=split)
-            return spec.sample(c, r, checkpoint, split)
-
-        run_id, result = _sub_run(run, "sample", system, cfg, f"{system}-{cfg.data.dataset}-{split}", work)
-        produced[system] = {"run": run_id, "samples": result["samples"]}
-    return produced
+        checkpoint = trained[system]["output"] if system in trained else None
+        label = f"{system}-{cfg.data.dataset}-{split}"
+        jobs.append((system, cfg, label, _sample_system, (system, checkpoint, split)))
+    return {
+        system: {"run": run_id, "samples": result["samples"]}
+        for system, (run_id, result) in _each_system(run, "sample", config, jobs).items()
+    }
 
 
 def _eval(config: Config, run: Run) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import torch
 
 from aidbench.config import Config
 from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
-from aidbench.model.text import TextEncoder, tiny_clip
+from aidbench.model.text import TextEncoder, WordFeatures, tiny_clip
 
 TINY_VAE = dict(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, layers_per_block=1)
 TINY_IMAGE_ENCODER = dict(
@@ -152,7 +152,8 @@ def build(config: Config, seed: int | None = None, random_weights: bool = False)
     else:
         svd = svd_for(config, seed)
         torch.manual_seed(seed + 1)
-        text = TextEncoder(tiny_clip(svd.unet.config.cross_attention_dim))
+        width = svd.unet.config.cross_attention_dim
+        text = TextEncoder(tiny_clip(width)) if model.text_tower == "clip" else WordFeatures(width)
     for frozen in (svd.vae, svd.image_encoder):
         frozen.requires_grad_(False).eval()
     settings = model.mcondition

@@ -51,3 +51,48 @@ def tiny_clip(width: int = 32) -> nn.Module:
         vision_cfg=CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=16, image_size=32),
         text_cfg=CLIPTextCfg(context_length=77, vocab_size=49408, width=width, heads=2, layers=1),
     )
+
+
+class WordFeatures(nn.Module):
+    """[smoke] A fixed, untrained stand-in for a pretrained text tower (`model.text_tower: words`).
+
+    A pretrained CLIP carries a sentence's meaning into every token after its words; a random tiny CLIP
+    does not (its per-token features hold a word at its own position, diluted by random attention), and
+    no tiny model learns to read them in minutes (README, "smoke preset"). Here every token position
+    carries the same sentence feature: the sum of a fixed random vector per word and one per (word,
+    position), so word order counts, scaled to unit RMS. Vectors are drawn from a generator seeded by the
+    word, so they are the same everywhere. The empty text (the null condition) is all zeros.
+    """
+
+    def __init__(self, width: int, context_length: int = 16):
+        super().__init__()
+        self.width, self.context_length = width, context_length
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)  # follows .to(device)
+        self._vectors: dict[str, torch.Tensor] = {}
+
+    def _vector(self, key: str) -> torch.Tensor:
+        if key not in self._vectors:
+            import hashlib
+
+            seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
+            self._vectors[key] = torch.randn(self.width, generator=torch.Generator().manual_seed(seed))
+        return self._vectors[key]
+
+    def sentence(self, text: str) -> torch.Tensor:
+        import re
+
+        words = re.findall(r"[a-z0-9]+", text.lower())
+        if not words:
+            return torch.zeros(self.width)
+        v = sum(self._vector(w) + self._vector(f"{i}:{w}") for i, w in enumerate(words))
+        return v / v.pow(2).mean().sqrt()
+
+    @torch.no_grad()
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        """(len(texts), context_length, width): each text's sentence feature at every position."""
+        features = torch.stack([self.sentence(t) for t in texts]).to(self._anchor.device)
+        return features[:, None].expand(-1, self.context_length, -1).contiguous()
+
+    def states(self, sentences: list[list[str]]) -> torch.Tensor:
+        flat = self([s for clip in sentences for s in clip])
+        return flat.reshape(len(sentences), -1, flat.shape[-1])

@@ -16,7 +16,7 @@ from aidbench import atomic, runs
 from aidbench.config import resolve
 from aidbench.metrics.suite import Record
 
-CLIPS = ("synthtvp-test-00000-0", "synthtvp-test-00000-1", "synthtvp-test-00000-2")
+CLIPS = ("synthtvp-move1-test-00000-0", "synthtvp-move1-test-00000-1", "synthtvp-move1-test-00000-2")
 DEVICE = {"kind": "cpu"}
 
 

@@ -66,11 +66,11 @@ def test_svd_full_fine_tune_trains_every_unet_weight_then_samples(cli, tmp_path)
     weights = load_file(output / "trainable.safetensors")
     unet = build_unet("smoke", "pixels")  # the smoke preset's UNet
     assert set(weights) == {f"unet.{k}" for k in unet.state_dict()}  # the whole UNet trains
-    assert (tmp_path / "results/runs/train/ft/validation/step-2/synthtvp-test-00000-0.mp4").is_file()
+    assert (tmp_path / "results/runs/train/ft/validation/step-2/synthtvp-move1-test-00000-0.mp4").is_file()
     sampled = cli("sample", "--checkpoint", str(output), *TINY, "--run-id", "fts")
     assert sampled.code == 0, sampled.err
     meta = json.loads(
-        (tmp_path / "results/runs/sample/fts/samples/synthtvp-test-00000-0/meta.json").read_text()
+        (tmp_path / "results/runs/sample/fts/samples/synthtvp-move1-test-00000-0/meta.json").read_text()
     )
     assert meta["system"] == "svd-fullft"
 

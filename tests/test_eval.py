@@ -152,7 +152,7 @@ def test_eval_of_a_sampling_run_reads_the_real_clips_from_its_dataset(cli, tmp_p
     cfg = resolve(preset="smoke", overrides=["data.max_clips=8"])
     run = runs.start_run("sample", cfg, run_id="s1", argv=[], device={"kind": "cpu"})
     for index in range(8):
-        ep = synthtvp.episode(cfg.seed, "test", index)
+        ep = synthtvp.episode(cfg.seed, "test", index, cfg.data.synthtvp_task)
         folder = write_png_frames(run.path / "samples" / ep.clip_id, synthtvp.render(ep, 8, 32))
         (folder / "meta.json").write_text(json.dumps({"instruction": ep.instruction, "seed": index}))
     with runs.running(run):

@@ -75,7 +75,9 @@ def test_full_fine_tune_trains_every_weight_resumes_exactly_and_samples(cli, tmp
     names = {n for n, p in parts.denoiser.named_parameters()} - {"rope.freqs"}
     assert set(final_whole) == names  # every STDiT3 weight trains, under the released names
     assert all(torch.equal(final_whole[k], final_split[k]) for k in names)
-    assert (whole.path / "validation/step-2/synthtvp-test-00000-0.mp4").is_file()  # the preview, sampled
+    assert (
+        whole.path / "validation/step-2/synthtvp-move1-test-00000-0.mp4"
+    ).is_file()  # the preview, sampled
     initial = dict(parts.denoiser.named_parameters())
     assert not torch.equal(final_whole["final_layer.linear.weight"], initial["final_layer.linear.weight"])
 

@@ -104,5 +104,5 @@ def test_the_browser_check_catches_broken_media_and_script_errors(tmp_path):
     page.write_text(broken)
     status, console = browse(page, tmp_path / "broken.png")
     assert status["total"] == html.count("<img ")
-    assert status["broken"] == ["ground truth synthtvp-test-00000-0"]
+    assert status["broken"] == ["ground truth synthtvp-move1-test-00000-0"]
     assert any("undefinedFunction is not defined" in line for line in console)

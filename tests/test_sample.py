@@ -42,7 +42,7 @@ def test_train_sample_eval_end_to_end(cli, tmp_path):
     assert first.code == 0, first.err
     samples = tmp_path / "results/runs/sample/s/samples"
     clips = sorted(p.name for p in samples.iterdir())
-    assert clips == [f"synthtvp-test-00000-{v}" for v in range(4)]
+    assert clips == [f"synthtvp-move1-test-00000-{v}" for v in range(4)]
     meta = json.loads((samples / clips[0] / "meta.json").read_text())
     assert (
         meta["seed"] == sample_seed(0, clips[0]) and meta["num_ref_frames"] == 1 and len(meta["states"]) == 4

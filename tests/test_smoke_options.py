@@ -16,6 +16,7 @@ from aidbench.errors import UsageError, UserError
 def test_paper_presets_keep_the_papers_settings(preset):
     cfg = resolve(preset=preset)
     assert cfg.model.size == "paper" and cfg.model.latent_space == "vae" and cfg.model.base_weights is None
+    assert cfg.model.text_tower == "clip"
     train = cfg.train
     assert (train.log_sigma_mean, train.log_sigma_std, train.motion_loss_weight) == (0.7, 1.6, 1.0)
     assert train.base_steps == 0 and cfg.data.train_clips is None
@@ -27,7 +28,7 @@ def test_the_smoke_preset_names_its_departures():
     assert cfg.model.size == "smoke" and cfg.model.latent_space == "pixels"
     assert cfg.train.base_steps > 0 and cfg.train.motion_loss_weight > 1 and cfg.train.log_sigma_mean > 0.7
     assert cfg.data.resolution <= 64 and cfg.data.num_frames <= 16
-    assert cfg.data.synthtvp_task == "full"  # "move1" is measured (README) but not the preset's task
+    assert cfg.data.synthtvp_task == "move1" and cfg.model.text_tower == "words"
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,7 @@ def test_the_smoke_preset_names_its_departures():
         ("model.size=huge", "model.size"),
         ("data.train_clips=0", "data.train_clips"),
         ("data.synthtvp_task=move2", "data.synthtvp_task"),
+        ("model.text_tower=t5", "model.text_tower"),
     ],
 )
 def test_the_new_options_validate(override, message):
@@ -49,6 +51,33 @@ def test_the_new_options_validate(override, message):
 def test_pixel_space_needs_a_small_unet():
     with pytest.raises(UsageError, match="pixels needs model.size tiny or smoke"):
         resolve(preset="paper-ssv2", overrides=["model.latent_space=pixels"])
+
+
+def test_the_word_text_tower_is_for_small_models_only():
+    with pytest.raises(UsageError, match="text_tower words needs model.size tiny or smoke"):
+        resolve(preset="paper-ssv2", overrides=["model.text_tower=words"])
+
+
+def test_word_features_carry_the_whole_sentence_to_every_token():
+    from aidbench.model.text import WordFeatures
+
+    words = WordFeatures(width=32, context_length=8)
+    out = words(
+        ["Moving the red square left", "Moving the red square right", "", "Moving the red square left"]
+    )
+    assert out.shape == (4, 8, 32)
+    assert torch.equal(out[:, 0:1].expand_as(out), out)  # the same feature at every position
+    assert torch.equal(out[0], out[3]) and torch.equal(out[2], torch.zeros(8, 32))
+    assert torch.allclose(out[0].pow(2).mean(), torch.tensor(1.0))
+    # one word apart is far apart (a random tiny CLIP's features are not), and word order counts
+    assert (out[0] - out[1]).pow(2).mean() > 0.3
+    a, b = words(
+        ["Pushing the red square towards the blue circle", "Pushing the blue circle towards the red square"]
+    )
+    assert (a - b).pow(2).mean() > 0.3
+    # seeded by the word: a fresh tower gives the same features
+    assert torch.equal(WordFeatures(width=32, context_length=8)(["Moving the red square left"])[0], out[0])
+    assert words.states([["a b", "c", "d", ""]]).shape == (1, 32, 32)
 
 
 def test_the_train_split_cap_applies_to_the_train_split_only():

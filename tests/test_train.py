@@ -66,7 +66,7 @@ def test_checkpoints_come_with_seeded_validation_previews(tmp_path):
     with runs.running(run):
         train(cfg, run, build(cfg))
     previews = sorted((run.path / "validation" / "step-2").glob("*.mp4"))
-    assert [p.stem for p in previews] == ["synthtvp-test-00000-0", "synthtvp-test-00000-1"]
+    assert [p.stem for p in previews] == ["synthtvp-move1-test-00000-0", "synthtvp-move1-test-00000-1"]
     assert read_video(previews[0]).shape[0] == 8  # 4 true frames, then 4 generated
 
 
