@@ -271,12 +271,8 @@ def _eval(config: Config, run: Run) -> dict[str, Any]:
             ctx = evaluate.context(c, metrics, {}, "cpu")
             real, fake = evaluate.run_sets(c, sample_run)
             records = evaluate.evaluate(metrics, real, fake, ctx)
-            path = r.path / "records.jsonl"
-            from aidbench import atomic
-
-            atomic.write_text(path, "".join(rec.to_json() + "\n" for rec in records))
-            r.update_state(records=str(path), sources={"real": sample_run.name, "generated": sample_run.name})
-            return {"records": str(path)}
+            sources = {"real": sample_run.name, "generated": sample_run.name}
+            return {"records": str(evaluate.write_records(r, records, real, fake, sources))}
 
         run_id, result = _sub_run(run, "eval", system, cfg, f"eval-{system}", work)
         produced[system] = {"run": run_id, "records": result["records"]}
@@ -288,27 +284,23 @@ def summary_path(config: Config, run: Run) -> Path:
 
 
 def summarise(config: Config, run: Run) -> dict[str, Any]:
-    """summary.json: for every system its runs and each metric's value and interval."""
-    stages = run.state["stages"]
-    systems = {}
-    for system in config.systems:
-        lines = Path(stages["eval"][system]["records"]).read_text().splitlines()
-        metrics = {}
-        for record in map(json.loads, lines):
-            metrics[record["metric"]] = {
-                "value": record["value"],
-                "ci_low": record["ci_low"],
-                "ci_high": record["ci_high"],
-                "confidence": record["confidence"],
-                "n": record["n_fake"],
-            }
-        systems[system] = {
-            "train_run": stages["train"].get(system, {}).get("run"),
-            "sample_run": stages["sample"][system]["run"],
-            "eval_run": stages["eval"][system]["run"],
-            "metrics": metrics,
-        }
-    return {"preset": config.preset or run.run_id, "systems": systems}
+    """summary.json (schema in report/records.py): for every system its runs and each metric's value and
+    interval, read back from this reproduce's own eval runs."""
+    from aidbench.report import records
+
+    evaluated = [entry["run"] for entry in run.state["stages"]["eval"].values()]
+    summary = records.summary_from_runs(
+        config.paths.results,
+        config.preset or run.run_id,
+        config.data.dataset,
+        list(config.systems),
+        list(config.eval.metrics),
+        eval_runs=evaluated,
+    )
+    missing = [s for s in config.systems if s not in summary["systems"]]
+    if missing:
+        raise UserError(f"no eval records of {', '.join(missing)} among this reproduce's eval runs.")
+    return summary
 
 
 def _summary(config: Config, run: Run) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Token features of instructions and state sentences from a CLIP text tower (open_clip, offline BPE).
 
 AID's t1 and t2 are per-token features (77 × width), not the pooled embedding: the tower's transformer
-output after its final norm. The real tower is ViT-H/14's (width 1024); tests use a tiny one.
+output after its final norm. The real tower is ViT-H/14's (width 1024); tests use a tiny one, and the
+smoke preset a fixed word-feature stand-in (WordFeatures, `model.text_tower: words`).
 """
 
 from __future__ import annotations

@@ -59,8 +59,11 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
         assert (entry["train_run"] is not None) == (system in ("aid", "svd-fullft"))
         assert set(entry["metrics"]) == set(METRICS)
         for record in entry["metrics"].values():
-            assert set(record) == {"value", "ci_low", "ci_high", "confidence", "n"}
+            assert set(record) == {"value", "ci_low", "ci_high", "confidence", "n", "eval_run"}
             assert record["ci_low"] <= record["value"] <= record["ci_high"] and record["n"] == 8
+            assert record["eval_run"] == entry["eval_run"] == state["runs"]["eval"][system]
+        assert entry["sample_run"] == state["runs"]["sample"][system]
+        assert entry["train_run"] == state["runs"].get("train", {}).get(system)
     # in pixel space vae-recon is the ground truth itself: the upper bound
     assert summary["systems"]["vae-recon"]["metrics"]["instruction-accuracy@synthtvp"]["value"] == 1.0
     assert "instruction-accuracy" in resumed.out and "vae-recon" in resumed.out  # the final table

@@ -70,7 +70,7 @@ def recorded(
     config: Config, metrics: list, real: VideoSet, fake: VideoSet, ctx: Context, sources: dict[str, str]
 ) -> tuple[list[Record], Path]:
     """Evaluate inside an eval run folder; the records go to its records.jsonl (one JSON object per line)."""
-    from aidbench import atomic, runs
+    from aidbench import runs
 
     run = distributed.shared(
         lambda: runs.start_run("eval", config, label="eval"),
@@ -79,10 +79,21 @@ def recorded(
     )
     with runs.running(run):
         records = evaluate(metrics, real, fake, ctx)
-        path = run.path / "records.jsonl"
-        if run.writer:  # every process computed the same records; the main one writes them
-            atomic.write_text(path, "".join(r.to_json() + "\n" for r in records))
-        run.update_state(
-            records=str(path), sources=sources, skipped={"real": real.skipped, "generated": fake.skipped}
-        )
+        path = write_records(run, records, real, fake, sources)
     return records, path
+
+
+def write_records(
+    run, records: list[Record], real: VideoSet, fake: VideoSet, sources: dict[str, str]
+) -> Path:
+    """An eval run's records.jsonl and the state that traces them (`sources`: the real and generated
+    sets, as report/records.py reads them back)."""
+    from aidbench import atomic
+
+    path = run.path / "records.jsonl"
+    if run.writer:  # every process computed the same records; the main one writes them
+        atomic.write_text(path, "".join(r.to_json() + "\n" for r in records))
+    run.update_state(
+        records=str(path), sources=sources, skipped={"real": real.skipped, "generated": fake.skipped}
+    )
+    return path
