@@ -174,7 +174,7 @@ def _in_child(stage: str, values: dict[str, Any], run_id: str, task, args: tuple
     return result
 
 
-def _each_system(parent: Run, stage: str, config: Config, jobs: list[tuple[str, Config, str, Any, tuple]]):
+def _each_system(parent: Run, stage: str, config: Config, todo: list[tuple[str, Config, str, Any, tuple]]):
     """Run `task(config, sub_run, *args)` for every (key, config, label, task, args) in its own sub-run:
     in this process one after another, or with `jobs` > 1 that many systems side by side, each in a
     spawned process with its share of the CPU threads. Returns {key: (run id, result)}."""
@@ -182,15 +182,15 @@ def _each_system(parent: Run, stage: str, config: Config, jobs: list[tuple[str, 
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    if config.jobs == 1 or len(jobs) <= 1:
+    if config.jobs == 1 or len(todo) <= 1:
         return {
             key: _sub_run(parent, stage, key, cfg, label, lambda c, r, t=task, a=args: t(c, r, *a))
-            for key, cfg, label, task, args in jobs
+            for key, cfg, label, task, args in todo
         }
     threads = max(1, (os.cpu_count() or 1) // config.jobs)
     out, pending = {}, {}
     with ProcessPoolExecutor(config.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for key, cfg, label, task, args in jobs:
+        for key, cfg, label, task, args in todo:
             sub, finished = _open_sub_run(parent, stage, key, cfg, label)
             if finished:
                 out[key] = (sub.run_id, sub.state.get("result"))
@@ -199,7 +199,7 @@ def _each_system(parent: Run, stage: str, config: Config, jobs: list[tuple[str, 
                 pending[key] = (sub.run_id, future)
         for key, (run_id, future) in pending.items():
             out[key] = (run_id, future.result())
-    return {key: out[key] for key, *_ in jobs}
+    return {key: out[key] for key, *_ in todo}
 
 
 def _base(config: Config, run: Run) -> dict[str, Any]:
@@ -229,30 +229,30 @@ def _base(config: Config, run: Run) -> dict[str, Any]:
 def _train(config: Config, run: Run) -> dict[str, Any]:
     from aidbench import registry
 
-    jobs = []
+    todo = []
     for system in config.systems:
         if registry.load("model", system).train is None:
             continue
         cfg = system_config(config, system, run)
-        jobs.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, (system,)))
+        todo.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, (system,)))
     return {
         system: {"run": run_id, "output": result["output"], "final_loss": result["final_loss"]}
-        for system, (run_id, result) in _each_system(run, "train", config, jobs).items()
+        for system, (run_id, result) in _each_system(run, "train", config, todo).items()
     }
 
 
 def _sample(config: Config, run: Run) -> dict[str, Any]:
     trained = run.state["stages"].get("train", {})
     split = config.data.eval_split
-    jobs = []
+    todo = []
     for system in config.systems:
         cfg = system_config(config, system, run)
         checkpoint = trained[system]["output"] if system in trained else None
         label = f"{system}-{cfg.data.dataset}-{split}"
-        jobs.append((system, cfg, label, _sample_system, (system, checkpoint, split)))
+        todo.append((system, cfg, label, _sample_system, (system, checkpoint, split)))
     return {
         system: {"run": run_id, "samples": result["samples"]}
-        for system, (run_id, result) in _each_system(run, "sample", config, jobs).items()
+        for system, (run_id, result) in _each_system(run, "sample", config, todo).items()
     }
 
 

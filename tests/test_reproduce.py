@@ -87,6 +87,16 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     )
     assert sampled["config"]["model"]["base_weights"] == state["stages"]["base"]["weights"]
 
+    # The smoke preset runs two systems side by side (jobs: 2); one after another gives the same numbers.
+    serial = cli(
+        "reproduce", *MICRO, "--set", "jobs=1", "--set", "systems=[aid,svd-fullft]", "--run-id", "serial"
+    )
+    assert serial.code == 0, serial
+    redone = json.loads((reports / "smoke/summary.json").read_text())["systems"]
+    for system in ("aid", "svd-fullft"):
+        values = {m: r["value"] for m, r in redone[system]["metrics"].items()}
+        assert values == {m: r["value"] for m, r in summary["systems"][system]["metrics"].items()}
+
 
 def test_without_base_steps_there_is_no_base_stage_work(cli, tmp_path):
     result = cli(
