@@ -257,7 +257,8 @@ def train(
     if resume:
         run = distributed.shared(
             lambda: runs.resume_run(cfg.paths.results, "train", resume),
-            lambda run_id: runs.load_run(cfg.paths.results, "train", run_id),
+            cfg.paths.results,
+            "train",
             cpu=cfg.device == "cpu",
         )
         if run.status == "done":
@@ -269,7 +270,8 @@ def train(
             spec.check(cfg, cfg.data.train_split)
         run = distributed.shared(
             lambda: runs.start_run("train", cfg, label=f"{model}-{cfg.data.dataset}", run_id=run_id),
-            lambda shared_id: runs.load_run(cfg.paths.results, "train", shared_id),
+            cfg.paths.results,
+            "train",
             cpu=cfg.device == "cpu",
         )
     typer.echo(f"run {run.run_id} → {run.path}")
@@ -314,10 +316,7 @@ def sample(
         ):
             raise UsageError("--resume continues with the run's stored settings; drop the other options.")
         results = _resolve(preset, None, ()).paths.results
-        run = distributed.shared(
-            lambda: runs.resume_run(results, "sample", resume),
-            lambda run_id: runs.load_run(results, "sample", run_id),
-        )
+        run = distributed.shared(lambda: runs.resume_run(results, "sample", resume), results, "sample")
         if run.status == "done":
             typer.echo(f"run {run.run_id} already finished: {run.path / 'samples'}.")
             return
@@ -366,11 +365,7 @@ def sample(
             run.update_state(checkpoint=str(checkpoint) if checkpoint else None, split=split)
             return run
 
-        run = distributed.shared(
-            create,
-            lambda shared_id: runs.load_run(cfg.paths.results, "sample", shared_id),
-            cpu=cfg.device == "cpu",
-        )
+        run = distributed.shared(create, cfg.paths.results, "sample", cpu=cfg.device == "cpu")
     spec = _model_spec(cfg.model.name, "sample")
     typer.echo(f"run {run.run_id} → {run.path}")
     with runs.running(run):

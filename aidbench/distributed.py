@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -39,8 +40,9 @@ def barrier() -> None:
         state().wait_for_everyone()
 
 
-def shared(create: Callable[[], Any], load: Callable[[str], Any], cpu: bool = False) -> Any:
-    """The main process runs create() → a Run; the others load(run_id) the same run, read-only.
+def shared(create: Callable[[], Any], results: str | Path, stage: str, cpu: bool = False) -> Any:
+    """The main process runs create() → a Run of `stage` under `results`; the others load that run,
+    read-only.
 
     An error in create() reaches every process, so none waits forever for a run that never came.
     """
@@ -67,6 +69,8 @@ def shared(create: Callable[[], Any], load: Callable[[str], Any], cpu: bool = Fa
 
         raise UserError(f"the main process could not start the run: {value}")
     if run is None:
-        run = load(value)
+        from aidbench import runs
+
+        run = runs.load_run(results, stage, value)
         run.writer = False
     return run

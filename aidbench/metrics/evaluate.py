@@ -74,7 +74,8 @@ def recorded(
 
     run = distributed.shared(
         lambda: runs.start_run("eval", config, label="eval"),
-        lambda run_id: runs.load_run(config.paths.results, "eval", run_id),
+        config.paths.results,
+        "eval",
         cpu=ctx.device == "cpu",
     )
     with runs.running(run):
