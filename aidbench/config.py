@@ -141,19 +141,23 @@ class ModelConfig:
     # random tiny CLIP's features do not carry the instruction to a tiny AID in minutes.
     text_tower: Literal["clip", "words"] = "clip"
 
-    @field_validator("latent_space")
+    @field_validator("latent_space", "text_tower")
     @classmethod
-    def _pixels_are_small(cls, value: str, info: ValidationInfo) -> str:
-        if value == "pixels" and info.data.get("size") == "paper":
-            raise ValueError("pixels needs model.size tiny or smoke (SVD's released UNet reads VAE latents)")
+    def _small_only(cls, value: str, info: ValidationInfo) -> str:
+        """[smoke] values the paper's released weights cannot take."""
+        refused = _SMALL_ONLY.get((info.field_name, value))
+        if refused and info.data.get("size") == "paper":
+            raise ValueError(refused)
         return value
 
-    @field_validator("text_tower")
-    @classmethod
-    def _words_are_small(cls, value: str, info: ValidationInfo) -> str:
-        if value == "words" and info.data.get("size") == "paper":
-            raise ValueError("text_tower words needs model.size tiny or smoke (the paper uses CLIP ViT-H/14)")
-        return value
+
+_SMALL_ONLY = {
+    (
+        "latent_space",
+        "pixels",
+    ): "pixels needs model.size tiny or smoke (SVD's released UNet reads VAE latents)",
+    ("text_tower", "words"): "text_tower words needs model.size tiny or smoke (the paper uses CLIP ViT-H/14)",
+}
 
 
 @dataclass(config=_STRICT)
@@ -472,3 +476,12 @@ def to_yaml(config: Config) -> str:
 def from_dict(values: Mapping[str, Any], source: str = "a run manifest") -> Config:
     """Rebuild a Config from a stored, resolved config (e.g. a manifest's), validating it again."""
     return build([Layer(source, values)])
+
+
+def with_changes(config: Config, source: str, **sections: Mapping[str, Any]) -> Config:
+    """`config` with some keys of its sections changed (`model={"name": "aid"}`), validated again;
+    `source` names who changed them in a validation error."""
+    values = config.to_dict()
+    for section, changes in sections.items():
+        values[section] = {**values[section], **changes}
+    return from_dict(values, source=source)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aidbench.config import Config, config_sha256, from_dict
+from aidbench.config import Config, config_sha256, from_dict, with_changes
 from aidbench.errors import UserError
 from aidbench.runs import Run
 
@@ -80,18 +80,12 @@ def _data(config: Config, run: Run) -> dict[str, Any]:
 # --------------------------------------------------------------------------- configs of the sub-runs
 
 
-def _with(config: Config, **sections: dict[str, Any]) -> Config:
-    values = config.to_dict()
-    for section, changes in sections.items():
-        values[section] = {**values[section], **changes}
-    return from_dict(values, source="aidbench reproduce")
-
-
 def base_config(config: Config) -> Config:
     """The base pretraining's config: SVD's objective on every UNet weight of a random tiny SVD, the
     training split without text, `train.base_steps` steps."""
-    return _with(
+    return with_changes(
         config,
+        "aidbench reproduce",
         model={"name": "svd-fullft", "base_weights": None},
         train={"max_steps": config.train.base_steps, "base_steps": 0, "validation_clips": 0},
     )
@@ -107,7 +101,7 @@ def base_run_id(config: Config) -> str:
 
 def system_config(config: Config, system: str, run: Run) -> Config:
     base = run.state.get("stages", {}).get("base", {}).get("weights")
-    return _with(config, model={"name": system, "base_weights": base})
+    return with_changes(config, "aidbench reproduce", model={"name": system, "base_weights": base})
 
 
 # --------------------------------------------------------------------------- one sub-run at a time

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aidbench.config import Config
+from aidbench.config import Config, with_changes
 
 # name → what it is (Tables 3-4 row)
 SYSTEMS = {
@@ -70,8 +70,7 @@ class Trainee:
 
 
 def with_model(config: Config, **changes) -> Config:
-    model = dataclasses.replace(config.model, **changes)
-    return dataclasses.replace(config, model=model)
+    return with_changes(config, "aidbench bench", model=changes)
 
 
 def trainee(system: str, config: Config) -> Trainee:
