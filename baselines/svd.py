@@ -10,11 +10,9 @@ from aidbench.model.spec import ModelSpec
 
 
 def build_svd(config, random_weights: bool = False):
-    from aidbench.model.components import random_svd, svd_for
+    from aidbench.model.components import svd_for
 
-    if random_weights and config.model.size == "paper":
-        return random_svd(config.seed)
-    return svd_for(config)
+    return svd_for(config, random_weights=random_weights)
 
 
 def svd_generator(config, parts):

@@ -35,10 +35,9 @@ class AIDComponents:
 
 def tiny_svd(seed: int = 0, size: str = "tiny", latent_space: str = "vae"):
     """SVD's classes at test sizes, random and seeded; `latent_space: pixels` swaps the VAE for the identity."""
-    from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from diffusers import AutoencoderKLTemporalDecoder
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from aidbench.model import edm
     from aidbench.model.pixelspace import PixelSpace
 
     torch.manual_seed(seed)
@@ -46,9 +45,18 @@ def tiny_svd(seed: int = 0, size: str = "tiny", latent_space: str = "vae"):
     if latent_space == "pixels":  # drawn all the same, so the other components' random weights do not move
         vae = PixelSpace()
     encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_IMAGE_ENCODER))
+    return _pipeline(vae, encoder, build_unet(size, latent_space))
+
+
+def _pipeline(vae, image_encoder, unet):
+    """diffusers' SVD pipeline around built components, with SVD's scheduler and image processor."""
+    from diffusers import StableVideoDiffusionPipeline
+    from transformers import CLIPImageProcessor
+
+    from aidbench.model import edm
+
     processor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
-    unet = build_unet(size, latent_space)
-    pipe = StableVideoDiffusionPipeline(vae, encoder, unet, edm.scheduler(), processor)
+    pipe = StableVideoDiffusionPipeline(vae, image_encoder, unet, edm.scheduler(), processor)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -56,18 +64,10 @@ def tiny_svd(seed: int = 0, size: str = "tiny", latent_space: str = "vae"):
 def random_svd(seed: int = 0):
     """SVD's real architecture (VAE, CLIP ViT-H/14 image encoder, UNet) with random weights: timing and
     memory need no download. Build it under `torch.device(...)` to initialise on that device."""
-    from diffusers import StableVideoDiffusionPipeline
-    from transformers import CLIPImageProcessor
-
-    from aidbench.model import edm, encoders
+    from aidbench.model import encoders
 
     torch.manual_seed(seed)
-    processor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
-    pipe = StableVideoDiffusionPipeline(
-        encoders.build_vae(), encoders.build_image_encoder(), build_unet("paper"), edm.scheduler(), processor
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _pipeline(encoders.build_vae(), encoders.build_image_encoder(), build_unet("paper"))
 
 
 def random_text_encoder() -> TextEncoder:
@@ -81,14 +81,17 @@ def random_text_encoder() -> TextEncoder:
     return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=None))
 
 
-def svd_for(config: Config, seed: int | None = None):
-    """SVD for a config: the released weights (paper) or the tiny twin, with `model.base_weights` (a
-    pretrained base UNet, smoke) loaded over the random UNet when given."""
+def svd_for(config: Config, seed: int | None = None, random_weights: bool = False):
+    """SVD for a config: the released weights (paper; its architecture with random weights when
+    `random_weights`, for benchmarks) or the tiny twin, with `model.base_weights` (a pretrained base UNet,
+    smoke) loaded over the UNet when given."""
     from aidbench import weights
 
     seed = config.seed if seed is None else seed
     model = config.model
-    if model.size == "paper":
+    if model.size == "paper" and random_weights:
+        svd = random_svd(seed)
+    elif model.size == "paper":
         svd = load_svd(weights.resolve_for(config, "svd"))
     else:
         svd = tiny_svd(seed, model.size, model.latent_space)
@@ -144,11 +147,13 @@ def build(config: Config, seed: int | None = None, random_weights: bool = False)
 
     seed = config.seed if seed is None else seed
     model = config.model
-    if model.size == "paper" and random_weights:
-        svd, text = random_svd(seed), random_text_encoder()
-    elif model.size == "paper":
-        svd = svd_for(config, seed)
-        text = load_text_encoder(weights.resolve_for(config, "clip-vit-h14"))
+    if model.size == "paper":
+        svd = svd_for(config, seed, random_weights)
+        text = (
+            random_text_encoder()
+            if random_weights
+            else load_text_encoder(weights.resolve_for(config, "clip-vit-h14"))
+        )
     else:
         svd = svd_for(config, seed)
         torch.manual_seed(seed + 1)
