@@ -75,7 +75,8 @@ def build_report(
             )
         )
     speed = efficiency.scan(results)
-    paper = [filled.paper_table(t, measurements, pinned, speed) for t in paper_tables()]
+    reference = paper_tables()
+    paper = [filled.paper_table(t, measurements, pinned, speed) for t in reference]
     tables = [ours[0], *paper, *ours[1:]]
 
     title = f"aidbench report{f': {preset}' if preset else ''}"
@@ -99,7 +100,6 @@ def build_report(
         atomic.write_text(out_dir / "report.tex", render.latex_document(tables, title)),
         atomic.write_text(out_dir / "report.html", html.page(title, intro, tables, shown)),
     ]
-    reference = paper_tables()
     paper_intro = (
         "# The AID paper's reference numbers\n\n"
         "Every number on this page is the paper's, not ours (see results/paper/README.md).\n\n"
