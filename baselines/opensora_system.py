@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aidbench import distributed
 from aidbench.baselines.opensora import TINY, XL_2, STDiT3, parameters
 from aidbench.baselines.opensora_text import CaptionEncoder
 from aidbench.baselines.opensora_vae import VideoVAE, latent_frames
@@ -195,17 +196,11 @@ def generator_for(config, parts: OpenSoraParts):
     return generate
 
 
-def _device_state(config):
-    from accelerate import PartialState
-
-    return PartialState(cpu=config.device == "cpu")
-
-
 def sample_zeroshot(config, run, checkpoint, split) -> dict[str, Any]:
     from aidbench.model.sample import sample_clips
 
     parts = build(config)
-    state = _device_state(config)
+    state = distributed.state(config.device == "cpu")
     parts.frozen_to(state.device).denoiser.to(state.device).eval()
     about = {"system": "opensora-zeroshot"}
     return sample_clips(config, run, split, generator_for(config, parts), state, lambda clip: about)
@@ -216,23 +211,18 @@ def train(config, run, on_step=None) -> dict[str, Any]:
 
     parts = build(config)
     parts.denoiser.requires_grad_(True).rope.requires_grad_(False)
-    parts.frozen_to(_device_state(config).device)
+    parts.frozen_to(distributed.state(config.device == "cpu").device)
     return run_training(config, run, parts, on_step, OpenSoraObjective(parts, config), generator_for)
 
 
 def sample_finetuned(config, run, checkpoint, split) -> dict[str, Any]:
-    from aidbench.errors import UserError
     from aidbench.model.sample import sample_clips
-    from aidbench.model.train import load_trainable
+    from aidbench.model.train import checkpoint_weights, load_trainable
 
-    weights = checkpoint / "trainable.safetensors"
-    if not weights.is_file():
-        raise UserError(
-            f"{checkpoint} holds no trainable.safetensors; pass a train run's output or checkpoint-<step>."
-        )
+    weights = checkpoint_weights(checkpoint)
     parts = build(config)
     load_trainable(parts.denoiser, weights)
-    state = _device_state(config)
+    state = distributed.state(config.device == "cpu")
     parts.frozen_to(state.device).denoiser.to(state.device).eval()
     about = {"system": "opensora-fullft", "checkpoint": str(checkpoint)}
     return sample_clips(config, run, split, generator_for(config, parts), state, lambda clip: about)

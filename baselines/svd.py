@@ -40,15 +40,14 @@ def svd_generator(config, parts):
 
 
 def sample_zeroshot(config, run, checkpoint, split):
-    from accelerate import PartialState
-
+    from aidbench import distributed
     from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
     from aidbench.model.sample import sample_clips
 
     svd = build_svd(config)
-    state = PartialState(cpu=config.device == "cpu")
+    state = distributed.state(config.device == "cpu")
     svd.to(state.device)
     plain = AIDDenoiser(
         svd.unet, AdapterConfig(spatial=False, short_term=False, long_term=False), None

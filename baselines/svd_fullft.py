@@ -69,15 +69,15 @@ def train(config, run, on_step=None) -> dict[str, Any]:
 
 
 def sample(config, run, checkpoint, split) -> dict[str, Any]:
-    from accelerate import PartialState
-
+    from aidbench import distributed
     from aidbench.baselines.svd import svd_generator
     from aidbench.model.sample import sample_clips
-    from aidbench.model.train import load_trainable
+    from aidbench.model.train import checkpoint_weights, load_trainable
 
+    weights = checkpoint_weights(checkpoint)
     parts = build(config)
-    load_trainable(parts.denoiser, checkpoint / "trainable.safetensors")
-    state = PartialState(cpu=config.device == "cpu")
+    load_trainable(parts.denoiser, weights)
+    state = distributed.state(config.device == "cpu")
     parts.svd.to(state.device)
     parts.denoiser.to(state.device).eval()
     about = {"system": "svd-fullft", "checkpoint": str(checkpoint)}

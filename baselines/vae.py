@@ -11,14 +11,14 @@ from aidbench.model.spec import ModelSpec
 
 def sample_reconstruction(config, run, checkpoint, split):
     import torch
-    from accelerate import PartialState
 
+    from aidbench import distributed
     from aidbench.data.clips import to_model
     from aidbench.model.pipeline import to_uint8
     from aidbench.model.sample import sample_clips
 
     svd = build_svd(config)
-    state = PartialState(cpu=config.device == "cpu")
+    state = distributed.state(config.device == "cpu")
     svd.to(state.device)
 
     @torch.no_grad()

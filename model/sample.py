@@ -89,19 +89,14 @@ def sampling_settings(config: Config):
 
 def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dict[str, Any]:
     """AID's samples from a checkpoint (its trainable weights over the frozen SVD)."""
-    from accelerate import PartialState
-
+    from aidbench import distributed
     from aidbench.model.components import build
-    from aidbench.model.train import aid_generator, load_trainable
+    from aidbench.model.train import aid_generator, checkpoint_weights, load_trainable
 
-    weights = checkpoint / "trainable.safetensors"
-    if not weights.is_file():
-        raise UserError(
-            f"{checkpoint} holds no trainable.safetensors; pass a train run's output or checkpoint-<step>."
-        )
+    weights = checkpoint_weights(checkpoint)
     parts = parts or build(config)
     load_trainable(parts.denoiser, weights)
-    state = PartialState(cpu=config.device == "cpu")
+    state = distributed.state(config.device == "cpu")
     for module in (parts.svd, parts.text_encoder):
         module.to(state.device)
     parts.denoiser.to(state.device).eval()

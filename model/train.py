@@ -204,6 +204,17 @@ def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | 
     return target
 
 
+def checkpoint_weights(checkpoint: Path) -> Path:
+    """The trainable weights of a train run's output or checkpoint-<step> folder; one clear error when it
+    holds none (checked before any model is built)."""
+    weights = checkpoint / "trainable.safetensors"
+    if not weights.is_file():
+        raise UserError(
+            f"{checkpoint} holds no trainable.safetensors; pass a train run's output or checkpoint-<step>."
+        )
+    return weights
+
+
 def load_trainable(denoiser, path: Path) -> None:
     """Load trainable weights; a checkpoint of another model or config is one clear error."""
     from safetensors.torch import load_file
