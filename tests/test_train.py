@@ -10,7 +10,7 @@ from aidbench import runs
 from aidbench.config import resolve
 from aidbench.errors import UserError
 from aidbench.model.components import build
-from aidbench.model.train import load_trainable, train
+from aidbench.model.train import checkpoint_weights, load_trainable, train
 from tests.training import train_in_run
 
 SETTINGS = [
@@ -163,3 +163,10 @@ def test_train_resume_latest_from_the_command_line(cli, tmp_path):
     assert [a["status"] for a in manifest.manifest["attempts"]] == ["failed", "done"]
     again = cli("train", "aid", "--resume", "cut")
     assert again.code == 0 and "already finished" in again.out
+
+
+def test_a_checkpoint_folder_without_weights_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="holds no trainable.safetensors; pass a train run's output"):
+        checkpoint_weights(tmp_path)
+    (tmp_path / "trainable.safetensors").write_bytes(b"")
+    assert checkpoint_weights(tmp_path) == tmp_path / "trainable.safetensors"
