@@ -532,7 +532,8 @@ def check(
     if failed:
         raise RegressionFound(
             f"{len(failed)} of {len(comparisons)} numbers regressed or are missing against {against} "
-            "(table above; margin = the curated interval on the worse side + --tolerance)."
+            "(table above; margin = the curated interval on the worse side, or the seeds' prediction "
+            "interval, + --tolerance)."
         )
     typer.echo(f"no regression: {len(comparisons)} numbers within their margins.")
 
@@ -542,7 +543,7 @@ BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i
 
 @app.command(epilog="Example: aidbench bench train -m aid -m aid-fullft --preset paper-ssv2 --json")
 def bench(
-    what: Annotated[str, typer.Argument(help="train, sample, decode, frechet or i3d.")],
+    what: Annotated[str, typer.Argument(help="train, sample, step, decode, frechet or i3d.")],
     model: Annotated[
         list[str] | None,
         typer.Option("--model", "-m", help="System to measure (train, sample); repeatable. Default: all."),
@@ -575,12 +576,17 @@ def bench(
 
     from aidbench import atomic
 
-    if what not in ("train", "sample", *BENCHMARKS):
-        raise UsageError(f"bench measures train, sample, {', '.join(BENCHMARKS)}; not '{what}'.")
-    if what in ("train", "sample"):
+    if what not in ("train", "sample", "step", *BENCHMARKS):
+        raise UsageError(f"bench measures train, sample, step, {', '.join(BENCHMARKS)}; not '{what}'.")
+    if what in ("train", "sample", "step"):
+        from aidbench.bench import step as bench_step
         from aidbench.bench import systems as bench_systems
 
-        known = list(bench_systems.SYSTEMS) if what == "train" else list(bench_systems.SAMPLERS)
+        known = {
+            "train": list(bench_systems.SYSTEMS),
+            "sample": list(bench_systems.SAMPLERS),
+            "step": list(bench_step.SYSTEMS),
+        }[what]
         chosen = model or known
         for name in chosen:
             if name not in known:
@@ -590,6 +596,8 @@ def bench(
         cfg = _resolve(preset, None, overrides)
         module = importlib.import_module(f"aidbench.bench.{what}")
         options = dict(batch=batch, frames=frames, resolution=resolution, steps=steps, warmup=warmup)
+        if what == "step":  # the config's own batch and sizes: what a train run steps
+            options = dict(steps=steps, warmup=warmup)
         if what == "train":
             options.update(memory_cap_gb=memory_cap_gb, max_batch=max_batch)
         record = module.run(cfg, chosen, **options)
@@ -608,7 +616,7 @@ def bench(
         atomic.write_text(out, json.dumps(record, indent=2) + "\n")
     if as_json:
         typer.echo(json.dumps(record))
-    elif what in ("train", "sample"):
+    elif what in ("train", "sample", "step"):
         _print_bench(record)
     else:
         summary = {k: v for k, v in record.items() if k not in ("device", "packages", "python", "command")}
@@ -621,7 +629,10 @@ def _print_bench(record: dict[str, Any]) -> None:
         if "error" in r:
             typer.echo(f"  {r['system']:<16} error: {r['error']}")
             continue
-        line = f"  {r['system']:<16} {r['seconds_per_iter' if 'seconds_per_iter' in r else 'seconds_per_clip']:.3f} s"
+        key = next(k for k in ("seconds_per_iter", "seconds_per_clip", "seconds_per_step") if k in r)
+        line = f"  {r['system']:<16} {r[key]:.3f} s"
+        if "overhead" in r:
+            line += f"  bare UNet {r['bare_unet_seconds']:.3f} s  overhead {r['overhead']:.1%}"
         line += f"  peak {r['peak_memory_gb']} GB" if r.get("peak_memory_gb") is not None else ""
         if r.get("trainable_parameters") is not None:
             line += f"  trainable {r['trainable_parameters'] / 1e6:.1f}M"
@@ -649,6 +660,13 @@ def reproduce(
             "--record", help="Also write the wall time, machine load and results to this JSON file."
         ),
     ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds",
+            help="Run every stage once per seed (e.g. 0,1,2,3,4) and summarise over them (config key seeds).",
+        ),
+    ] = None,
 ) -> None:
     """Run every stage for every system of a preset (data → base → train → sample → eval → summary →
     report), resumably; prints a system × metric table and writes results/reports/<preset>/summary.json."""
@@ -661,9 +679,9 @@ def reproduce(
     load_before = _load_average()
     if resume:
         # The run's stored config decides everything; only the results folder may be named again.
-        if config_file or run_id or any(not o.startswith("paths.results=") for o in overrides or ()):
+        if config_file or run_id or seeds or any(not o.startswith("paths.results=") for o in overrides or ()):
             raise UsageError(
-                "--resume continues with the run's stored config: drop --config, --run-id and --set "
+                "--resume continues with the run's stored config: drop --config, --run-id, --seeds and --set "
                 "(except --set paths.results=DIR to say where the run lives)."
             )
         results = _resolve(None, None, overrides).paths.results
@@ -673,7 +691,7 @@ def reproduce(
             return
         cfg = run.config
     else:
-        cfg = _resolve(preset, config_file, overrides)
+        cfg = _resolve(preset, config_file, overrides, {"seeds": _seed_list(seeds)})
         _check_names(cfg)
         if dry_run:
             return _print_config(cfg)
@@ -715,6 +733,15 @@ def reproduce(
         }
         atomic.write_text(record, json.dumps(entry, indent=2) + "\n")
         typer.echo(f"record: {record}")
+
+
+def _seed_list(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds '{text}' is not a list of whole numbers such as 0,1,2,3,4.") from None
 
 
 def _load_average() -> list[float] | None:

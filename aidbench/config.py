@@ -189,6 +189,12 @@ class TrainConfig:
             raise ValueError(f"frozen_dtype={value} needs mixed_precision={wanted} (its autocast)")
         return value
 
+    # [ours] Linear learning-rate warm-up over this many first steps (0: the paper's constant rate).
+    lr_warmup_steps: int = Field(0, ge=0)
+    # [ours] Exponential moving average of the trained weights (diffusers' EMAModel: decay
+    # (1 + step) / (10 + step), capped at this value); the run's output holds the averaged weights, its
+    # checkpoints both. 0: off (the paper names none).
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
     # [ours] Checkpoint cadence and how many `checkpoint-<step>` folders to keep.
     checkpoint_every: int = Field(5_000, gt=0)
     checkpoints_total_limit: int | None = Field(3, gt=0)
@@ -248,6 +254,9 @@ class PathsConfig:
 class Config:
     preset: str | None = None
     seed: int = 0
+    # `aidbench reproduce` runs every stage once per seed listed here (as if `seed` were each in turn)
+    # and summarises over them: mean, standard deviation and each seed's numbers. Empty: `seed` alone.
+    seeds: list[int] = dataclasses.field(default_factory=list)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # The systems `aidbench reproduce` runs for this preset (registered model names).
     systems: list[str] = dataclasses.field(default_factory=lambda: ["aid"])
@@ -260,6 +269,13 @@ class Config:
     sample: SampleConfig = dataclasses.field(default_factory=SampleConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     paths: PathsConfig = dataclasses.field(default_factory=PathsConfig)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("seeds must be distinct")
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -478,10 +494,10 @@ def from_dict(values: Mapping[str, Any], source: str = "a run manifest") -> Conf
     return build([Layer(source, values)])
 
 
-def with_changes(config: Config, source: str, **sections: Mapping[str, Any]) -> Config:
-    """`config` with some keys of its sections changed (`model={"name": "aid"}`), validated again;
-    `source` names who changed them in a validation error."""
+def with_changes(config: Config, source: str, **sections: Any) -> Config:
+    """`config` with some keys of its sections changed (`model={"name": "aid"}`), or a top-level value
+    replaced (`seed=3`), validated again; `source` names who changed them in a validation error."""
     values = config.to_dict()
     for section, changes in sections.items():
-        values[section] = {**values[section], **changes}
+        values[section] = {**values[section], **changes} if isinstance(values[section], dict) else changes
     return from_dict(values, source=source)

@@ -5,6 +5,7 @@ Versions come from package metadata, so nothing is imported to read them; only `
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -69,6 +70,25 @@ def python_platform() -> dict[str, str]:
     return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine()}
 
 
+def cpu() -> dict[str, Any]:
+    """The CPU's model name and vector extensions (from /proc/cpuinfo where there is one): speeds and
+    floating-point trajectories are comparable only on the same kind."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+            if flags and model:
+                break
+    except OSError:
+        pass
+    vector = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return {"model": model, "vector_extensions": vector, "cores": os.cpu_count()}
+
+
 def device(requested: str = "auto") -> dict[str, Any]:
     """The device a stage runs on: kind, name and count of accelerators, and torch's build."""
     import torch
@@ -84,6 +104,7 @@ def device(requested: str = "auto") -> dict[str, Any]:
         "torch": torch.__version__,
         "cuda_build": torch.version.cuda,
         "cpu_threads": torch.get_num_threads(),
+        "cpu": cpu(),
     }
     if cuda:
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

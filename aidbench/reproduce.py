@@ -2,6 +2,8 @@
 
 data → base (a text-blind SVD base, when `train.base_steps` asks) → train (each trainable system) →
 sample (each system) → eval (each system) → summary (`<results>/reports/<preset>/summary.json`) → report.
+With `seeds` (`--seeds 0,1,2,3,4`), data → … → eval runs once per seed, each seed a reproduce run of its
+own, and the summary holds every seed's numbers and their mean, sd and interval over the seeds.
 
 Finished stages are recorded in the reproduce run's state, and inside a stage each system's train, sample
 and eval run is recorded as soon as it starts, so `--resume` continues an interrupted training from its
@@ -32,8 +34,10 @@ class StageFailed(UserError):
 class Stage:
     name: str
     # Runs the stage and returns what it produced (recorded in the run's state); None: not built yet.
-    run: Callable[[Config, Run], dict[str, Any]] | None
+    run: Callable[..., dict[str, Any]] | None
     issue: int | None = None
+    # Runs stages of its own: also given `on_stage`, so they are announced as they start.
+    nested: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,17 +283,29 @@ def summary_path(config: Config, run: Run) -> Path:
 
 def summarise(config: Config, run: Run) -> dict[str, Any]:
     """summary.json (schema in report/records.py): for every system its runs and each metric's value and
-    interval, read back from this reproduce's own eval runs."""
+    interval, read back from this reproduce's own eval runs; with several seeds, each seed's numbers and
+    their mean, standard deviation and interval over the seeds."""
     from aidbench.report import records
 
-    evaluated = [entry["run"] for entry in run.state["stages"]["eval"].values()]
+    if not config.seeds:
+        return _summarise_runs(config, run, run.state["stages"]["eval"])
+    per_seed = {}
+    for seed in config.seeds:
+        sub = _seed_run(config, run, seed)
+        per_seed[seed] = _summarise_runs(config, run, sub.state["stages"]["eval"])
+    return records.over_seeds(per_seed, config.preset or run.run_id, run.run_id)
+
+
+def _summarise_runs(config: Config, run: Run, evaluated: dict[str, Any]) -> dict[str, Any]:
+    from aidbench.report import records
+
     summary = records.summary_from_runs(
         config.paths.results,
         config.preset or run.run_id,
         config.data.dataset,
         list(config.systems),
         list(config.eval.metrics),
-        eval_runs=evaluated,
+        eval_runs=[entry["run"] for entry in evaluated.values()],
     )
     missing = [s for s in config.systems if s not in summary["systems"]]
     if missing:
@@ -303,6 +319,38 @@ def _summary(config: Config, run: Run) -> dict[str, Any]:
     summary = summarise(config, run)
     path = atomic.write_text(summary_path(config, run), json.dumps(summary, indent=2) + "\n")
     return {"path": str(path)}
+
+
+# --------------------------------------------------------------------------- several seeds
+
+
+def seed_config(config: Config, seed: int) -> Config:
+    """One seed's share of a several-seed reproduce: every stage as if `seed` were the only one."""
+    return with_changes(config, "aidbench reproduce", seed=seed, seeds=[])
+
+
+def _seed_run(config: Config, run: Run, seed: int) -> Run:
+    from aidbench import runs
+
+    return runs.load_run(config.paths.results, "reproduce", run.state["runs"]["reproduce"][f"seed-{seed}"])
+
+
+def _seeds(config: Config, run: Run, on_stage=None) -> dict[str, Any]:
+    """data → base → train → sample → eval once per seed, each seed a reproduce run of its own (recorded
+    in this one as it starts, so `--resume` continues the seed that was interrupted)."""
+    produced = {}
+    for seed in config.seeds:
+        cfg = seed_config(config, seed)
+
+        def work(c, sub, seed=seed):
+            shown = None if on_stage is None else (lambda name: on_stage(f"seed {seed}: {name}"))
+            done = reproduce(c, sub, PER_SEED_STAGES, shown)
+            return {"stages": [o.stage for o in done], "seconds": sub.state.get("seconds", {})}
+
+        label = f"{config.preset or 'reproduce'}-seed{seed}"
+        run_id, result = _sub_run(run, "reproduce", f"seed-{seed}", cfg, label, work)
+        produced[str(seed)] = {"run": run_id, "seconds": result["seconds"]}
+    return produced
 
 
 def _report(config: Config, run: Run) -> dict[str, Any]:
@@ -322,11 +370,22 @@ STAGES: tuple[Stage, ...] = (
     Stage("summary", _summary),
     Stage("report", _report),
 )
+# What each seed of a several-seed reproduce runs; the summary over the seeds and the report follow once.
+PER_SEED_STAGES = STAGES[:5]
+SEEDED_STAGES: tuple[Stage, ...] = (Stage("seeds", _seeds, nested=True), *STAGES[5:])
 
 
-def reproduce(config: Config, run: Run, stages: tuple[Stage, ...] = STAGES, on_stage=None) -> list[Outcome]:
-    """Run the stages not finished yet; `on_stage(name)` is called as each one starts."""
+def stages_for(config: Config) -> tuple[Stage, ...]:
+    return SEEDED_STAGES if config.seeds else STAGES
+
+
+def reproduce(
+    config: Config, run: Run, stages: tuple[Stage, ...] | None = None, on_stage=None
+) -> list[Outcome]:
+    """Run the stages not finished yet (default: the config's, `stages_for`); `on_stage(name)` is called
+    as each one starts."""
     outcomes = []
+    stages = stages_for(config) if stages is None else stages
     for stage in stages:
         finished = run.state.get("stages", {})
         if stage.name in finished:
@@ -339,7 +398,7 @@ def reproduce(config: Config, run: Run, stages: tuple[Stage, ...] = STAGES, on_s
             on_stage(stage.name)
         started = time.perf_counter()
         try:
-            produced = stage.run(config, run)
+            produced = stage.run(config, run, on_stage) if stage.nested else stage.run(config, run)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:
@@ -363,16 +422,27 @@ def _nondefault_results(config: Config) -> bool:
 
 
 def table(summary: dict[str, Any]) -> str:
-    """System × metric, value and interval, as plain text."""
+    """System × metric, value and interval, as plain text; over several seeds the mean ± sd [t-interval],
+    then each seed's values."""
     metrics = sorted({m for s in summary["systems"].values() for m in s["metrics"]})
     short = [m.split("@")[0] for m in metrics]
-    widths = [max(len(s), 24) for s in short]
+    seeded = bool(summary.get("seeds"))
+    widths = [max(len(s), 34 if seeded else 24) for s in short]
     lines = ["system".ljust(14) + "".join(s.ljust(w + 2) for s, w in zip(short, widths, strict=True))]
     for system, entry in summary["systems"].items():
         cells = []
         for metric, width in zip(metrics, widths, strict=True):
             m = entry["metrics"].get(metric)
-            cell = "-" if m is None else f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+            spread = f" ± {m['sd']:.3f}" if m is not None and m.get("sd") is not None else ""
+            cell = "-" if m is None else f"{m['value']:.3f}{spread} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
             cells.append(cell.ljust(width + 2))
         lines.append(system.ljust(14) + "".join(cells))
+    if seeded:
+        lines.append(
+            f"mean ± sd [95% t-interval] over seeds {', '.join(map(str, summary['seeds']))}; each seed:"
+        )
+        for system, entry in summary["systems"].items():
+            for metric, m in entry["metrics"].items():
+                values = " ".join(f"{c['value']:.3f}" for c in m.get("seeds", {}).values())
+                lines.append(f"  {system:<14}{metric:<36}{values}")
     return "\n".join(lines)

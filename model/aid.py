@@ -30,10 +30,13 @@ UNET_CONFIGS = {
         "projection_class_embeddings_input_dim": 24,
     },
 }
-# smoke: tiny widths, cross-attention (and so AID's adapters) at the low-resolution level and the middle
-# block only; the calibrated layout of the smoke preset (README, "smoke preset").
+# smoke: 32 channels at both levels (diffusers' group norm needs multiples of 32), cross-attention (and so
+# AID's adapters) at the low-resolution level and the middle block only; the layout of the smoke preset
+# (README, "smoke preset"), sized for a 2-core CPU.
 UNET_CONFIGS["smoke"] = {
     **UNET_CONFIGS["tiny"],
+    "block_out_channels": (32, 32),
+    "num_attention_heads": (2, 2),
     "down_block_types": ("DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal"),
     "up_block_types": ("CrossAttnUpBlockSpatioTemporal", "UpBlockSpatioTemporal"),
 }

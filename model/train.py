@@ -181,7 +181,7 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
-def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | None) -> Path:
+def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | None, ema=None) -> Path:
     from safetensors.torch import save_file
 
     from aidbench import atomic
@@ -194,6 +194,8 @@ def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | 
         {k: v.contiguous() for k, v in denoiser.trainable_state_dict().items()}, tmp / "trainable.safetensors"
     )
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    if ema is not None:
+        torch.save(ema.state_dict(), tmp / "ema.pt")
     atomic.write_json(tmp / "state.json", {"step": step})
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
@@ -267,6 +269,12 @@ def train(
         eps=cfg.adam_epsilon,
         weight_decay=cfg.weight_decay,
     )
+    warmup = cfg.lr_warmup_steps
+    ema = None
+    if cfg.ema_decay:
+        from diffusers.training_utils import EMAModel
+
+        ema = EMAModel(trainable, decay=cfg.ema_decay)
     denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
     checkpoints = run.path / "checkpoints"
     start = 0
@@ -275,6 +283,10 @@ def train(
         load_trainable(accelerator.unwrap_model(denoiser), last / "trainable.safetensors")
         optimizer.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         start = json.loads((last / "state.json").read_text())["step"]
+        if ema is not None:
+            ema.load_state_dict(torch.load(last / "ema.pt", weights_only=True))
+    for group in optimizer.param_groups:  # the rate of the step this run starts at
+        group["lr"] = cfg.learning_rate * min(1.0, (start + 1) / (warmup + 1))
     losses = list(run.state.get("losses", []))[:start]  # steps after the checkpoint are redone
     for step in track(
         range(start, cfg.max_steps), f"training {config.model.name}", total=cfg.max_steps - start
@@ -292,11 +304,20 @@ def train(
         accelerator.backward(loss)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
         done = step + 1
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.learning_rate * min(1.0, (done + 1) / (warmup + 1))
+        if ema is not None:
+            ema.step(trainable)
+        losses.append(float(loss.detach()))
         if (done % cfg.checkpoint_every == 0 or done == cfg.max_steps) and accelerator.is_main_process:
             path = _save_checkpoint(
-                checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, cfg.checkpoints_total_limit
+                checkpoints,
+                accelerator.unwrap_model(denoiser),
+                optimizer,
+                done,
+                cfg.checkpoints_total_limit,
+                ema,
             )
             if cfg.validation_clips:
                 with accelerator.autocast():  # frozen half-precision weights need it
@@ -310,6 +331,8 @@ def train(
             on_step(done, losses[-1])
     if not accelerator.is_main_process:  # the weights are the main process's (DDP keeps them equal)
         return {"output": str(run.path / "output"), "final_loss": losses[-1] if losses else None}
+    if ema is not None:
+        ema.copy_to(trainable)  # the output holds the averaged weights
     return write_output(run.path / "output", accelerator.unwrap_model(denoiser), config, losses)
 
 

@@ -113,3 +113,18 @@ def test_bench_train_and_sample_from_the_command_line(cli, tmp_path):
     sampled = json.loads(result.out)["systems"][0]
     assert sampled["system"] == "svd-zeroshot" and sampled["seconds_per_clip"] > 0, sampled
     assert cli("bench", "train", "-m", "seer").code == UsageError.exit_code
+
+
+def test_bench_step_times_a_whole_training_step_against_the_bare_unet():
+    from aidbench.bench import step
+
+    cfg = _config("data.train_clips=16", "train.batch_size_per_device=2")
+    record = step.run(cfg, ["aid", "svd-fullft"], steps=2, warmup=1, isolate=False)
+    assert record["benchmark"] == "step" and record["device"]["cpu"]["model"]
+    for entry in record["systems"]:
+        assert entry["batch"] == 2 and 0 < entry["data_seconds"] < entry["seconds_per_step"]
+        # the bare UNet is part of the whole step, so the whole step costs more
+        assert 0 < entry["bare_unet_seconds"] < entry["seconds_per_step"]
+        assert entry["overhead"] == pytest.approx(
+            (entry["seconds_per_step"] - entry["bare_unet_seconds"]) / entry["bare_unet_seconds"], abs=1e-3
+        )

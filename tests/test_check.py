@@ -130,3 +130,25 @@ def test_check_fails_when_a_curated_system_is_missing_and_refuses_placeholders(c
     assert missing.code == 4 and "MISSING" in missing.out
     nothing = cli("check", "--against", str(curated))
     assert nothing.code == 1 and "run `aidbench reproduce --preset smoke` first" in nothing.err
+
+
+def test_curated_seeds_set_the_margin_from_their_spread_and_nan_regresses():
+    from aidbench.report import records
+
+    def one_seed(psnr: float) -> dict:
+        return _summary(psnr=(psnr, psnr - 0.2, psnr + 0.2))
+
+    curated = records.over_seeds(
+        {s: one_seed(v) for s, v in enumerate([20.0, 21.0, 19.0, 20.5, 19.5])}, "smoke", "r"
+    )
+    cell = curated["systems"]["aid"]["metrics"]["psnr@synthtvp"]
+    assert cell["value"] == pytest.approx(20.0) and cell["sd"] == pytest.approx(0.790569, rel=1e-5)
+    # one new run is expected within t(0.995, 4)·sd·√(1 + 1/5) = 4.604·0.7906·1.0954 = 3.99 dB below the mean
+    assert check.expected_spread(cell, "higher") == pytest.approx(3.987, abs=1e-3)
+    assert check.compare(curated, one_seed(16.1))[0].status == "ok"
+    assert check.compare(curated, one_seed(15.9))[0].status == "regressed"
+    # seeds that agree exactly still allow the metric's own resolution: their mean bootstrap interval
+    agreed = records.over_seeds({s: one_seed(20.0) for s in range(3)}, "smoke", "r")
+    assert check.compare(agreed, one_seed(19.85))[0].status == "ok"
+    assert check.compare(agreed, one_seed(19.7))[0].status == "regressed"
+    assert check.compare(curated, one_seed(float("nan")))[0].status == "regressed"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 MICRO = [
     "--preset",
     "smoke",
@@ -113,3 +115,49 @@ def test_without_base_steps_there_is_no_base_stage_work(cli, tmp_path):
     state = json.loads((tmp_path / "results/runs/reproduce/plain/manifest.json").read_text())["state"]
     assert state["stages"]["base"] == {"run": None, "weights": None}
     assert not (tmp_path / "results/runs/train").exists()
+
+
+def test_several_seeds_run_every_stage_per_seed_and_summarise_their_spread(cli, tmp_path):
+    result = cli(
+        "reproduce", *MICRO, "--set", "systems=[aid,vae-recon]", "--seeds", "0,1", "--run-id", "seeded"
+    )
+    assert result.code == 0, result
+    state = json.loads((tmp_path / "results/runs/reproduce/seeded/manifest.json").read_text())["state"]
+    assert list(state["stages"]) == ["seeds", "summary", "report"]
+    seed_runs = state["runs"]["reproduce"]
+    assert set(seed_runs) == {"seed-0", "seed-1"}
+    per_seed = {}
+    for seed in (0, 1):
+        manifest = json.loads(
+            (tmp_path / "results/runs/reproduce" / seed_runs[f"seed-{seed}"] / "manifest.json").read_text()
+        )
+        assert manifest["status"] == "done" and manifest["config"]["seed"] == seed
+        assert manifest["config"]["seeds"] == [] and list(manifest["state"]["stages"]) == STAGES[:5]
+        per_seed[seed] = manifest["state"]["runs"]["eval"]
+    # each seed trains its own base and AID
+    bases = {
+        per_seed_run["stages"]["base"]["run"]
+        for per_seed_run in [
+            json.loads((tmp_path / "results/runs/reproduce" / r / "manifest.json").read_text())["state"]
+            for r in seed_runs.values()
+        ]
+    }
+    assert len(bases) == 2
+
+    summary = json.loads((tmp_path / "results/reports/smoke/summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and list(summary["systems"]) == ["aid", "vae-recon"]
+    for system, entry in summary["systems"].items():
+        assert set(entry["runs"]) == {"0", "1"}
+        for cell in entry["metrics"].values():
+            values = [cell["seeds"][s]["value"] for s in ("0", "1")]
+            assert cell["value"] == pytest.approx(sum(values) / 2)
+            assert cell["sd"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
+            assert cell["n_seeds"] == 2 and cell["interval"] == "t over seeds"
+            assert cell["ci_low"] <= cell["value"] <= cell["ci_high"]
+            for seed in (0, 1):
+                assert cell["seeds"][str(seed)]["eval_run"] == per_seed[seed][system]
+    # the two seeds are two trainings: AID's samples differ
+    assert summary["systems"]["aid"]["metrics"]["psnr@synthtvp"]["sd"] > 0
+    assert "± " in result.out and "each seed:" in result.out
+    report = (tmp_path / "results/reports/smoke/report.md").read_text()
+    assert "2 seeds: " in report and "mean ± sd over seeds" in report

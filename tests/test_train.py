@@ -25,22 +25,30 @@ SETTINGS = [
 ]
 
 
-def _train(run_id, stop_at=None, resume=False):
-    cfg = resolve(preset="smoke", overrides=SETTINGS)
+def _train(run_id, stop_at=None, resume=False, extra=()):
+    cfg = resolve(preset="smoke", overrides=[*SETTINGS, *extra])
     return train_in_run(
         cfg, run_id, lambda c, run, on_step: train(c, run, build(c), on_step=on_step), stop_at, resume
     )
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
-    whole, result = _train("whole")
+# Warm-up and the weights' moving average are part of the state a resume restores.
+@pytest.mark.parametrize(
+    "extra", [(), ("train.lr_warmup_steps=3", "train.ema_decay=0.9")], ids=["plain", "ema"]
+)
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, extra):
+    whole, result = _train("whole", extra=extra)
     assert len(whole.state["losses"]) == 4 and result["trainable_parameters"] > 0
     assert [p.name for p in (whole.path / "checkpoints").iterdir()] == ["checkpoint-4"]  # the cap keeps one
     with pytest.raises(KeyboardInterrupt):
-        _train("split", stop_at=3)  # dies after step 3: the last checkpoint is step 2
+        _train("split", stop_at=3, extra=extra)  # dies after step 3: the last checkpoint is step 2
     stopped = runs.load_run(tmp_path / "results", "train", "split")
     assert stopped.status == "failed" and stopped.state["step"] == 2
-    resumed, _ = _train("split", resume=True)
+    resumed, _ = _train("split", resume=True, extra=extra)
+    last = load_file(whole.path / "checkpoints/checkpoint-4/trainable.safetensors")
+    output = load_file(whole.path / "output/trainable.safetensors")
+    averaged = any(not (last[k] == output[k]).all() for k in last)
+    assert averaged == bool(extra)  # the output holds the moving average when there is one
     assert resumed.state["losses"][:2] == whole.state["losses"][:2]
     final_whole = load_file(whole.path / "output" / "trainable.safetensors")
     final_split = load_file(resumed.path / "output" / "trainable.safetensors")

@@ -13,6 +13,7 @@ differ only in the instruction, hence the future.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -162,11 +163,6 @@ def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _inside(x: float, y: float, size: float) -> bool:
-    lo, hi = size / 2 + MARGIN, 1 - size / 2 - MARGIN
-    return lo <= x <= hi and lo <= y <= hi
-
-
 def _end_of(action: Action, objects: Sequence[Obj]) -> tuple[float, float, float]:
     o = objects[action.target]
     if action.kind == "move":
@@ -187,18 +183,28 @@ def _end_of(action: Action, objects: Sequence[Obj]) -> tuple[float, float, float
     return o.x + dx * fraction, o.y + dy * fraction, o.size
 
 
-def _feasible(action: Action, objects: Sequence[Obj], steps: int = 24) -> tuple[float, float, float] | None:
+_PATH = np.linspace(0.0, 1.0, 24)  # the points of a path checked for staying in frame and clear
+
+
+def _feasible(action: Action, objects: Sequence[Obj]) -> tuple[float, float, float] | None:
     """The end state when the whole path stays in frame and clear of the other objects, else None."""
     o = objects[action.target]
     end = _end_of(action, objects)
     if action.kind != "remove" and np.hypot(end[0] - o.x, end[1] - o.y) < 0.1:
         return None  # too little motion to tell apart
-    others = [_box(p.x, p.y, p.size, MARGIN / 2) for i, p in enumerate(objects) if i != action.target]
-    for s in np.linspace(0.0, 1.0, steps):
-        x, y, size = (o.x + s * (end[0] - o.x), o.y + s * (end[1] - o.y), o.size + s * (end[2] - o.size))
-        if action.kind != "remove" and not _inside(x, y, size):
+    # Every step of the path at once (the same arithmetic as one step at a time, so the same answer).
+    s = _PATH
+    x, y, size = o.x + s * (end[0] - o.x), o.y + s * (end[1] - o.y), o.size + s * (end[2] - o.size)
+    if action.kind != "remove":
+        lo, hi = size / 2 + MARGIN, 1 - size / 2 - MARGIN
+        if not ((lo <= x) & (x <= hi) & (lo <= y) & (y <= hi)).all():
             return None
-        if any(_overlap(_box(x, y, size, MARGIN / 2), b) for b in others):
+    half = size / 2 + MARGIN / 2
+    for i, p in enumerate(objects):
+        if i == action.target:
+            continue
+        b = _box(p.x, p.y, p.size, MARGIN / 2)
+        if ((x - half < b[2]) & (b[0] < x + half) & (y - half < b[3]) & (b[1] < y + half)).any():
             return None
     return end
 
@@ -237,17 +243,30 @@ def episode(seed: int, split: str, index: int, task: str = "full") -> Episode:
     if task not in VARIANTS:
         raise ValueError(f"synthtvp has the variants {', '.join(VARIANTS)}, not '{task}'")
     group, variant = divmod(index, GROUP_SIZE)
-    rng = np.random.default_rng([seed, SPLITS[split], group])
-    while True:  # redraw the scene until it affords GROUP_SIZE distinct feasible instructions
-        objects = _scene(rng, task)
-        feasible = [(a, end) for a in _actions(objects, task) if (end := _feasible(a, objects)) is not None]
-        if len(feasible) >= GROUP_SIZE:
-            break
-    chosen = rng.choice(len(feasible), size=GROUP_SIZE, replace=False)
-    action, end = feasible[int(chosen[variant])]
+    objects, chosen = _group(seed, split, group, task)
+    action, end = chosen[variant]
     prefix = "synthtvp" if task == "full" else f"synthtvp-{task}"
     clip_id = f"{prefix}-{split}-{group:05d}-{variant}"
     return Episode(clip_id, group, variant, objects, action, tuple(float(v) for v in end))
+
+
+@functools.lru_cache(maxsize=4096)
+def _group(seed: int, split: str, group: int, task: str) -> tuple[tuple[Obj, ...], tuple]:
+    """A counterfactual group's scene and its GROUP_SIZE (action, end) pairs, drawn once per process: the
+    training loop opens the same clips again and again."""
+    rng = np.random.default_rng([seed, SPLITS[split], group])
+    while True:  # redraw the scene until it affords GROUP_SIZE distinct feasible instructions
+        objects = _scene(rng, task)
+        actions, feasible = _actions(objects, task), []
+        for i, action in enumerate(actions):
+            if len(feasible) + len(actions) - i < GROUP_SIZE:
+                break  # this scene cannot afford enough instructions any more
+            if (end := _feasible(action, objects)) is not None:
+                feasible.append((action, end))
+        if len(feasible) >= GROUP_SIZE:
+            break
+    chosen = rng.choice(len(feasible), size=GROUP_SIZE, replace=False)
+    return objects, tuple(feasible[int(c)] for c in chosen)
 
 
 def task_of_clip_id(clip_id: str) -> str:

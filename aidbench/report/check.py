@@ -8,12 +8,19 @@ committed.
 A number regresses when it is worse than the curated one by more than its margin:
     margin = the curated interval on the worse side (value − ci_low when higher is better,
              ci_high − value when lower is better) + the tolerance (absolute, or % of the curated value).
+Curated over several seeds (`reproduce --seeds`), the interval is where one new run is expected to land:
+    the 99% prediction interval of a single run from the seeds' spread, t(0.995, n−1)·sd·√(1 + 1/n),
+    but no narrower than the seeds' mean bootstrap interval on the worse side (the metric's own resolution).
+A new run is one seed on any machine: another CPU changes the floating-point trajectory as another seed
+does, so the seeds' spread, not one run's interval, says how far an unchanged code may move.
+A new value that is not a finite number is a regression.
 A curated number the new run lacks is a regression too (a system or metric that vanished). Numbers only
 the new run has are listed and pass.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -94,14 +101,15 @@ def compare(
         new_metrics = new_systems.get(system, {}).get("metrics", {})
         for metric, old in entry["metrics"].items():
             better = registry.better(metric)
-            side = old["value"] - old["ci_low"] if better == "higher" else old["ci_high"] - old["value"]
-            margin = max(side, 0.0) + per_metric.get(metric, default).of(old["value"])
+            margin = expected_spread(old, better) + per_metric.get(metric, default).of(old["value"])
             cell = new_metrics.get(metric)
             if cell is None:
                 out.append(Comparison(system, metric, better, old, None, margin, "missing"))
                 continue
             worse_by = old["value"] - cell["value"] if better == "higher" else cell["value"] - old["value"]
             status = "regressed" if worse_by > margin else "improved" if -worse_by > margin else "ok"
+            if not math.isfinite(cell["value"]):
+                status = "regressed"
             out.append(Comparison(system, metric, better, old, cell, margin, status))
     for system, entry in new_systems.items():
         for metric, cell in entry.get("metrics", {}).items():
@@ -109,6 +117,27 @@ def compare(
                 better = registry.better(metric)
                 out.append(Comparison(system, metric, better, None, cell, 0.0, "new"))
     return out
+
+
+PREDICTION = 0.99  # of a new single run, from curated seeds
+
+
+def _worse_side(cell: dict[str, Any], better: str) -> float:
+    side = cell["value"] - cell["ci_low"] if better == "higher" else cell["ci_high"] - cell["value"]
+    return max(side, 0.0)
+
+
+def expected_spread(curated: dict[str, Any], better: str) -> float:
+    """How much worse than the curated value one new run may come out (module docstring)."""
+    seeds = curated.get("seeds") or {}
+    if len(seeds) < 2 or curated.get("sd") is None:
+        return _worse_side(curated, better)
+    from scipy import stats
+
+    n = len(seeds)
+    predicted = float(stats.t.ppf(0.5 + PREDICTION / 2, n - 1)) * curated["sd"] * math.sqrt(1 + 1 / n)
+    resolution = sum(_worse_side(c, better) for c in seeds.values()) / n
+    return max(predicted, resolution)
 
 
 def _g(value: float) -> str:
@@ -167,6 +196,7 @@ def write_curated(against: str | Path, summary: dict[str, Any], source: str) -> 
             "from": source,
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git": environment.git_state(),
+            "cpu": environment.cpu(),
         },
     }
     return records.write_summary(curated_path(against), curated)

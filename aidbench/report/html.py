@@ -56,8 +56,11 @@ def _ours_cell(cell: Cell) -> str:
     m = cell.ours
     if m is not None:
         runs = f"eval {m.eval_run}" + (f" · sample {m.sample_run}" if m.sample_run else "")
+        if m.seeds:
+            runs = render.provenance(m)
+        spread = f" ± {number(m.sd)}" if m.sd is not None else ""
         return (
-            f'<td class="num"><span class="ours">{number(m.value)}</span> '
+            f'<td class="num"><span class="ours">{number(m.value)}{spread}</span> '
             f'<span class="ci">{render.interval(m).strip()}</span>'
             f'<span class="run">{escape(runs)}</span></td>'
         )
@@ -91,7 +94,7 @@ def table_html(table: FilledTable) -> str:
         f'<h3 id="{escape(table.name)}">{escape(table.title)}</h3>'
         f"<table><thead><tr>{''.join(head)}</tr><tr>{''.join(sub)}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
-        f'<p class="note">Ours: value [bootstrap interval over clips] and the runs; paper\'s: as printed. '
+        f'<p class="note">Ours: {escape(render.interval_note(table))}; paper\'s: as printed. '
         f"{escape(table.note)}</p>"
     )
 

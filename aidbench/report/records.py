@@ -13,6 +13,15 @@ The summary, `results/reports/<preset>/summary.json` (written by `reproduce`, re
                                                "eval_run"}}}}}
 `n` is the number of generated clips scored; `eval_run` per metric names the run when a system's
 metrics come from more than one.
+
+A reproduce over several seeds (`--seeds 0,1,2`) adds `"seeds": [0, 1, 2]` at the top, each system's
+`"runs": {seed: {"train_run", "sample_run", "eval_run"}}` (the system's own run keys are the first
+seed's), and in every metric:
+    "value": the mean over the seeds, "sd": their sample standard deviation, "n_seeds",
+    "ci_low"/"ci_high": the 95% t-interval of that mean over the seeds ("interval": "t over seeds"),
+    "eval_run": "seeds:<reproduce run id>" (not one eval run),
+    "seeds": {seed: {"value", "ci_low", "ci_high", "n", "eval_run"}}: each seed's number and its
+             bootstrap interval over clips.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from aidbench import atomic, runs
 from aidbench.errors import UserError
 
 SUMMARY_FILE = "summary.json"
+SEED_CONFIDENCE = 0.95
+OVER_SEEDS = "t over seeds"
 # A `trained_on` condition meaning: the dataset the run is scored on (not a zero-shot transfer).
 TRAINED_HERE = "<the scored dataset>"
 
@@ -51,6 +62,9 @@ class Measurement:
     warnings: tuple[str, ...] = ()
     # The sampling run's folder, for the gallery.
     sample_dir: Path | None = field(default=None, compare=False)
+    # Over several seeds: `value` is their mean, this their standard deviation, `seeds` each seed's value.
+    sd: float | None = None
+    seeds: tuple[tuple[int, float], ...] = ()
 
     def matches(self, where: tuple[tuple[str, Any], ...]) -> bool:
         for key, value in where:
@@ -227,6 +241,60 @@ def summary_from_runs(
     return summarize(found, preset, dataset, systems, metrics)
 
 
+def over_seeds(per_seed: dict[int, dict[str, Any]], preset: str, run_id: str) -> dict[str, Any]:
+    """One summary from each seed's (schema above): per metric the mean, standard deviation and t-interval
+    over the seeds, and every seed's own number."""
+    import numpy as np
+    from scipy import stats
+
+    seeds = sorted(per_seed)
+    systems = list(dict.fromkeys(s for seed in seeds for s in per_seed[seed]["systems"]))
+    out: dict[str, Any] = {"preset": preset, "seeds": seeds, "systems": {}}
+    for system in systems:
+        entries = {
+            seed: per_seed[seed]["systems"][system] for seed in seeds if system in per_seed[seed]["systems"]
+        }
+        first = next(iter(entries.values()))
+        runs_of = {
+            str(seed): {k: e.get(k) for k in ("train_run", "sample_run", "eval_run")}
+            for seed, e in entries.items()
+        }
+        metrics: dict[str, Any] = {}
+        for metric in dict.fromkeys(m for e in entries.values() for m in e["metrics"]):
+            cells = {seed: e["metrics"][metric] for seed, e in entries.items() if metric in e["metrics"]}
+            values = np.array([c["value"] for c in cells.values()], dtype=float)
+            mean = float(values.mean())
+            sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            half = 0.0
+            if len(values) > 1:
+                half = (
+                    float(stats.t.ppf(0.5 + SEED_CONFIDENCE / 2, len(values) - 1)) * sd / np.sqrt(len(values))
+                )
+            metrics[metric] = {
+                "value": mean,
+                "sd": sd,
+                "n_seeds": len(values),
+                "ci_low": mean - half,
+                "ci_high": mean + half,
+                "confidence": SEED_CONFIDENCE,
+                "interval": OVER_SEEDS,
+                "n": min(int(c.get("n") or 0) for c in cells.values()),
+                "eval_run": f"seeds:{run_id}",
+                "seeds": {
+                    str(seed): {k: c.get(k) for k in ("value", "ci_low", "ci_high", "n", "eval_run")}
+                    for seed, c in cells.items()
+                },
+            }
+        out["systems"][system] = {
+            "train_run": first.get("train_run"),
+            "sample_run": first.get("sample_run"),
+            "eval_run": first.get("eval_run"),
+            "runs": runs_of,
+            "metrics": metrics,
+        }
+    return out
+
+
 def write_summary(path: str | Path, summary: dict[str, Any]) -> Path:
     return atomic.write_text(Path(path), json.dumps(summary, indent=2) + "\n")
 
@@ -263,14 +331,17 @@ def pinned_by(summary: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def from_summary(summary: dict[str, Any], dataset: str, known: list[Measurement]) -> list[Measurement]:
-    """Measurements for a summary's cells whose eval runs are gone (numbers kept, settings unknown)."""
-    have = {(m.eval_run, m.metric) for m in known}
+    """Measurements for a summary's cells whose eval runs are gone (numbers kept, settings unknown), and
+    for every cell over several seeds (its mean, with the first seed's settings and samples)."""
+    have = {(m.eval_run, m.metric): m for m in known}
     extra = []
     for system, entry in summary.get("systems", {}).items():
         for metric, cell in entry.get("metrics", {}).items():
             eval_run = cell.get("eval_run") or entry.get("eval_run")
             if (eval_run, metric) in have:
                 continue
+            seeds = tuple((int(seed), float(c["value"])) for seed, c in (cell.get("seeds") or {}).items())
+            like = have.get((next(iter(cell["seeds"].values())).get("eval_run"), metric)) if seeds else None
             extra.append(
                 Measurement(
                     system=system,
@@ -284,6 +355,11 @@ def from_summary(summary: dict[str, Any], dataset: str, known: list[Measurement]
                     eval_run=eval_run or "?",
                     sample_run=entry.get("sample_run"),
                     train_run=entry.get("train_run"),
+                    created_at=like.created_at if like else "",
+                    settings=like.settings if like else {},
+                    sample_dir=like.sample_dir if like else None,
+                    sd=cell.get("sd") if seeds else None,
+                    seeds=seeds,
                 )
             )
     return extra

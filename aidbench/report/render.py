@@ -87,8 +87,28 @@ def interval(m) -> str:
 
 
 def ours_text(cell: Cell) -> str:
+    """Our value and interval; over several seeds, the mean ± their standard deviation and interval."""
     m = cell.ours
-    return f"{number(m.value)}{interval(m)}" if m else ""
+    if m is None:
+        return ""
+    spread = f" ± {number(m.sd)}" if m.sd is not None else ""
+    return f"{number(m.value)}{spread}{interval(m)}"
+
+
+def provenance(m) -> str:
+    """Where a number comes from: its eval run, or each seed's value when it is a mean over seeds."""
+    if m.seeds:
+        return f"{len(m.seeds)} seeds: " + ", ".join(f"{number(v)} (seed {s})" for s, v in m.seeds)
+    return f"run {m.eval_run}"
+
+
+def interval_note(table: FilledTable) -> str:
+    """What the value and interval of our cells are, for the line under a table."""
+    shown = [c.ours for r in table.rows for c in r.cells if c.ours is not None]
+    confidence = "/".join(sorted({f"{m.confidence:.0%}" for m in shown})) or "95%"
+    if any(m.seeds for m in shown):
+        return f"mean ± sd over seeds [{confidence} t-interval of the mean over seeds] and each seed's value"
+    return f"value [{confidence} bootstrap interval over clips] and the eval run"
 
 
 def _markdown_escape(text: str) -> str:
@@ -107,7 +127,7 @@ def markdown_filled(table: FilledTable) -> str:
         cells = [row.name, *(row.attributes[a] or "–" for a in table.attributes)]
         for cell in row.cells:
             if cell.ours is not None:
-                cells.append(f"**{ours_text(cell)}** run `{cell.ours.eval_run}`")
+                cells.append(f"**{ours_text(cell)}** {provenance(cell.ours)}")
             elif cell.fill:
                 cells.append(f"– fill: `{cell.fill}`")
             else:
@@ -115,9 +135,7 @@ def markdown_filled(table: FilledTable) -> str:
             if table.has_paper:
                 cells.append(cell.paper or "–")
         lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
-    confidence = {f"{c.ours.confidence:.0%}" for r in table.rows for c in r.cells if c.ours}
-    interval = f"{'/'.join(sorted(confidence)) or '95%'} bootstrap interval over clips"
-    lines += ["", f"Ours: value [{interval}] and the eval run. {table.note}", ""]
+    lines += ["", f"Ours: {interval_note(table)}. {table.note}", ""]
     return "\n".join(lines)
 
 
@@ -139,6 +157,8 @@ FILLED_CSV_HEADER = [
     "paper_value",
     "paper_source",
     "fill_command",
+    "ours_sd",
+    "ours_seeds",
 ]
 
 
@@ -165,6 +185,8 @@ def filled_csv(tables: list[FilledTable]) -> str:
                         cell.paper or "",
                         cell.paper_source or "",
                         "" if m else (cell.fill or cell.note or ""),
+                        "" if m is None or m.sd is None else m.sd,
+                        " ".join(f"{seed}:{v}" for seed, v in m.seeds) if m else "",
                     ]
                 )
     return buffer.getvalue()
@@ -224,8 +246,10 @@ def latex_filled(table: FilledTable) -> str:
         for cell in row.cells:
             if cell.ours is not None:
                 m = cell.ours
+                spread = f" $\\pm$ {number(m.sd)}" if m.sd is not None else ""
                 cells.append(
-                    f"{number(m.value)} {{\\scriptsize{interval(m)} \\texttt{{{latex_escape(m.eval_run)}}}}}"
+                    f"{number(m.value)}{spread} {{\\scriptsize{interval(m)} "
+                    f"\\texttt{{{latex_escape(provenance(m))}}}}}"
                 )
             elif cell.fill:
                 cells.append(f"{{\\tiny\\texttt{{{latex_escape(cell.fill)}}}}}")
