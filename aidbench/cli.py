@@ -541,12 +541,17 @@ def check(
 BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i3d": "I3D features"}
 
 
-@app.command(epilog="Example: aidbench bench train -m aid -m aid-fullft --preset paper-ssv2 --json")
+@app.command(
+    epilog="Examples: aidbench bench train -m aid -m aid-fullft --preset paper-ssv2 --json\n\n"
+    "aidbench bench step --preset smoke --steps 10   (a training step against the bare UNet)"
+)
 def bench(
     what: Annotated[str, typer.Argument(help="train, sample, step, decode, frechet or i3d.")],
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="System to measure (train, sample); repeatable. Default: all."),
+        typer.Option(
+            "--model", "-m", help="System to measure (train, sample, step); repeatable. Default: all."
+        ),
     ] = None,
     preset: Preset = None,
     overrides: Overrides = None,
@@ -597,6 +602,11 @@ def bench(
         module = importlib.import_module(f"aidbench.bench.{what}")
         options = dict(batch=batch, frames=frames, resolution=resolution, steps=steps, warmup=warmup)
         if what == "step":  # the config's own batch and sizes: what a train run steps
+            if batch != 1 or frames or resolution or max_batch:
+                raise UsageError(
+                    "bench step measures the config's own batch and sizes: set them with --set "
+                    "(train.batch_size_per_device, data.num_frames, data.resolution), not --batch/--frames."
+                )
             options = dict(steps=steps, warmup=warmup)
         if what == "train":
             options.update(memory_cap_gb=memory_cap_gb, max_batch=max_batch)
@@ -686,6 +696,11 @@ def reproduce(
             )
         results = _resolve(None, None, overrides).paths.results
         run = runs.resume_run(results, "reproduce", resume)
+        if run.state.get("part_of"):
+            raise UsageError(
+                f"run {run.run_id} is one seed of the several-seed run {run.state['part_of']}; resume that "
+                f"one: aidbench reproduce --resume {run.state['part_of']}."
+            )
         if run.status == "done":
             typer.echo(f"run {run.run_id} already finished; nothing to do ({run.path}).")
             return

@@ -275,6 +275,8 @@ class Config:
     def _distinct_seeds(cls, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):
             raise ValueError("seeds must be distinct")
+        if len(value) == 1:
+            raise ValueError("one seed is `seed`; seeds lists two or more (or none)")
         return value
 
     def to_dict(self) -> dict[str, Any]:

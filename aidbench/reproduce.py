@@ -343,13 +343,20 @@ def _seeds(config: Config, run: Run, on_stage=None) -> dict[str, Any]:
         cfg = seed_config(config, seed)
 
         def work(c, sub, seed=seed):
+            sub.update_state(part_of=run.run_id)  # resumed through this run, never alone
             shown = None if on_stage is None else (lambda name: on_stage(f"seed {seed}: {name}"))
-            done = reproduce(c, sub, PER_SEED_STAGES, shown)
-            return {"stages": [o.stage for o in done], "seconds": sub.state.get("seconds", {})}
+            try:
+                done = reproduce(c, sub, PER_SEED_STAGES, shown)
+            except StageFailed as failed:  # this run's resume command is the one to give
+                raise RuntimeError(f"seed {seed}: {failed.__cause__ or failed}") from failed.__cause__
+            return {"stages": [o.stage for o in done]}
 
         label = f"{config.preset or 'reproduce'}-seed{seed}"
-        run_id, result = _sub_run(run, "reproduce", f"seed-{seed}", cfg, label, work)
-        produced[str(seed)] = {"run": run_id, "seconds": result["seconds"]}
+        run_id, _ = _sub_run(run, "reproduce", f"seed-{seed}", cfg, label, work)
+        produced[str(seed)] = {
+            "run": run_id,
+            "seconds": _seed_run(config, run, seed).state.get("seconds", {}),
+        }
     return produced
 
 

@@ -38,7 +38,7 @@ MANIFEST_FIELDS: dict[str, str] = {
     "git": "{commit, dirty} of the aidbench source that ran, or null when it is not a git checkout.",
     "packages": "Versions of the packages that can change a result (null when not installed).",
     "python": "{python, platform, machine}.",
-    "device": "{kind, torch, cuda_build, cpu_threads[, gpus]} the stage ran on.",
+    "device": "{kind, torch, cuda_build, cpu_threads, cpu: {model, vector_extensions, cores}[, gpus]} the stage ran on.",
     "command": "argv of the invocation that created the run.",
     "created_at": "UTC ISO-8601 time the run was created.",
     "started_at": "UTC time the latest attempt started.",
@@ -186,7 +186,10 @@ def start_run(
 def load_run(results_dir: str | Path, stage: str, run_id: str) -> Run:
     root = stage_dir(results_dir, stage)
     if run_id == "latest":
-        unfinished = [r for r in list_runs(results_dir, stage) if r.status != "done"]
+        # A run that is part of another (one seed of a several-seed reproduce) resumes through that one.
+        unfinished = [
+            r for r in list_runs(results_dir, stage) if r.status != "done" and not r.state.get("part_of")
+        ]
         if not unfinished:
             raise UserError(
                 f"no unfinished {stage} run under {root} to resume; start a new one without --resume."

@@ -284,7 +284,9 @@ def train(
         optimizer.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         start = json.loads((last / "state.json").read_text())["step"]
         if ema is not None:
-            ema.load_state_dict(torch.load(last / "ema.pt", weights_only=True))
+            ema.load_state_dict(
+                torch.load(last / "ema.pt", map_location=accelerator.device, weights_only=True)
+            )
     for group in optimizer.param_groups:  # the rate of the step this run starts at
         group["lr"] = cfg.learning_rate * min(1.0, (start + 1) / (warmup + 1))
     losses = list(run.state.get("losses", []))[:start]  # steps after the checkpoint are redone

@@ -161,3 +161,8 @@ def test_several_seeds_run_every_stage_per_seed_and_summarise_their_spread(cli, 
     assert "± " in result.out and "each seed:" in result.out
     report = (tmp_path / "results/reports/smoke/report.md").read_text()
     assert "2 seeds: " in report and "mean ± sd over seeds" in report
+    # a seed's run is resumed through the run it belongs to, never alone
+    refused = cli("reproduce", "--resume", seed_runs["seed-1"])
+    assert refused.code == 2 and "aidbench reproduce --resume seeded" in refused.err
+    one = cli("reproduce", *MICRO, "--seeds", "3", "--dry-run")
+    assert one.code == 2 and "two or more" in one.err

@@ -5,8 +5,9 @@ For a trainable system at the config's sizes, two times per step, median over th
   the conditioning (text, MCondition), the denoiser's forward and backward, AdamW's update;
 - bare: the denoiser's forward and backward alone (the diffusers UNet with AID's hooks and adapters), on
   the very inputs the whole step gave it, captured beforehand.
-overhead = (whole − bare) / bare: the harness's own cost (data, conditioning, loss, optimizer,
-bookkeeping) against the work no harness can avoid.
+overhead = (whole − bare) / bare: the harness's own cost (data, frozen encoders, text features,
+DQFormer's forward and backward, the loss, AdamW, bookkeeping) against the work no harness can avoid.
+The models sit on the config's device under its speed switches and mixed precision, as in `train`.
 """
 
 from __future__ import annotations
@@ -40,11 +41,23 @@ def _objective(system: str, config: Config, dataset):
 
 
 def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict[str, Any]:
+    from aidbench.bench.train import _autocast
     from aidbench.data.open import open_dataset
+    from aidbench.model import speed
     from aidbench.model.train import step_generator
 
+    device = harness.device_for(config)
     dataset = open_dataset(config, config.data.train_split)
     parts, objective = _objective(system, config, dataset)
+    for module in (parts.svd, parts.text_encoder, parts.denoiser):
+        if module is not None:
+            module.to(device)
+    frozen = [
+        m
+        for m in (parts.svd.vae, parts.svd.image_encoder, parts.text_encoder)
+        if isinstance(m, torch.nn.Module)
+    ]
+    speed.apply(config.train, parts.denoiser, frozen)
     denoiser = parts.denoiser.train()
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.train.learning_rate)
@@ -58,6 +71,7 @@ def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict
     for index in range(warmup + steps):
         generator = step_generator(config.seed, index)
         handle = denoiser.register_forward_pre_hook(capture, with_kwargs=True)
+        harness.sync(device)
         start = time.perf_counter()
         clips = []
         while len(clips) < config.train.batch_size_per_device:  # as the train loop draws its batch
@@ -66,15 +80,19 @@ def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict
             if hasattr(clip, "frames"):
                 clips.append(clip)
         loaded = time.perf_counter()
-        loss = objective(clips, generator)
+        with _autocast(config, device):
+            loss = objective(clips, generator)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        harness.sync(device)
         done = time.perf_counter()
         handle.remove()
 
-        output = denoiser(*captured["args"], **captured["kwargs"])
-        output.square().mean().backward()  # the same parameters receive gradients as in the whole step
+        with _autocast(config, device):
+            output = denoiser(*captured["args"], **captured["kwargs"])
+        output.float().square().mean().backward()  # the same parameters receive gradients as in a step
+        harness.sync(device)
         bare_done = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         if index >= warmup:

@@ -108,8 +108,8 @@ def compare(
                 continue
             worse_by = old["value"] - cell["value"] if better == "higher" else cell["value"] - old["value"]
             status = "regressed" if worse_by > margin else "improved" if -worse_by > margin else "ok"
-            if not math.isfinite(cell["value"]):
-                status = "regressed"
+            if not (math.isfinite(cell["value"]) and math.isfinite(old["value"]) and math.isfinite(margin)):
+                status = "regressed"  # a NaN compares as neither better nor worse: never let it pass
             out.append(Comparison(system, metric, better, old, cell, margin, status))
     for system, entry in new_systems.items():
         for metric, cell in entry.get("metrics", {}).items():

@@ -99,7 +99,7 @@ def provenance(m) -> str:
     """Where a number comes from: its eval run, or each seed's value when it is a mean over seeds."""
     if m.seeds:
         return f"{len(m.seeds)} seeds: " + ", ".join(f"{number(v)} (seed {s})" for s, v in m.seeds)
-    return f"run {m.eval_run}"
+    return m.eval_run
 
 
 def interval_note(table: FilledTable) -> str:
@@ -127,7 +127,8 @@ def markdown_filled(table: FilledTable) -> str:
         cells = [row.name, *(row.attributes[a] or "–" for a in table.attributes)]
         for cell in row.cells:
             if cell.ours is not None:
-                cells.append(f"**{ours_text(cell)}** {provenance(cell.ours)}")
+                where = provenance(cell.ours) if cell.ours.seeds else f"run `{cell.ours.eval_run}`"
+                cells.append(f"**{ours_text(cell)}** {where}")
             elif cell.fill:
                 cells.append(f"– fill: `{cell.fill}`")
             else:
