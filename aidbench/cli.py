@@ -542,8 +542,8 @@ BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i
 
 
 @app.command(
-    epilog="Examples: aidbench bench train -m aid -m aid-fullft --preset paper-ssv2 --json\n\n"
-    "aidbench bench step --preset smoke --steps 10   (a training step against the bare UNet)"
+    epilog="Example: aidbench bench train -m aid -m aid-fullft --preset paper-ssv2 --json\n\n"
+    "Also: aidbench bench step --preset smoke --steps 10   (a training step against the bare UNet)"
 )
 def bench(
     what: Annotated[str, typer.Argument(help="train, sample, step, decode, frechet or i3d.")],

@@ -181,6 +181,29 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
+def optimizer_for(cfg, trainable: list) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW per supplementary Table 7 over the trained parameters, and their moving average (diffusers'
+    EMAModel) when train.ema_decay asks for one, else None."""
+    optimizer = torch.optim.AdamW(
+        trainable,
+        lr=cfg.learning_rate,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_epsilon,
+        weight_decay=cfg.weight_decay,
+    )
+    if not cfg.ema_decay:
+        return optimizer, None
+    from diffusers.training_utils import EMAModel
+
+    return optimizer, EMAModel(trainable, decay=cfg.ema_decay)
+
+
+def _set_rate(optimizer, cfg, step: int) -> None:
+    """The rate of step `step` (0-based): a linear warm-up over train.lr_warmup_steps, then constant."""
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.learning_rate * min(1.0, (step + 1) / (cfg.lr_warmup_steps + 1))
+
+
 def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | None, ema=None) -> Path:
     from safetensors.torch import save_file
 
@@ -262,19 +285,7 @@ def train(
     frozen = (getattr(parts.svd, "vae", None), getattr(parts.svd, "image_encoder", None), parts.text_encoder)
     speed.apply(cfg, denoiser, [m for m in frozen if isinstance(m, torch.nn.Module)])
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trainable,
-        lr=cfg.learning_rate,
-        betas=(cfg.adam_beta1, cfg.adam_beta2),
-        eps=cfg.adam_epsilon,
-        weight_decay=cfg.weight_decay,
-    )
-    warmup = cfg.lr_warmup_steps
-    ema = None
-    if cfg.ema_decay:
-        from diffusers.training_utils import EMAModel
-
-        ema = EMAModel(trainable, decay=cfg.ema_decay)
+    optimizer, ema = optimizer_for(cfg, trainable)
     denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
     checkpoints = run.path / "checkpoints"
     start = 0
@@ -287,8 +298,7 @@ def train(
             ema.load_state_dict(
                 torch.load(last / "ema.pt", map_location=accelerator.device, weights_only=True)
             )
-    for group in optimizer.param_groups:  # the rate of the step this run starts at
-        group["lr"] = cfg.learning_rate * min(1.0, (start + 1) / (warmup + 1))
+    _set_rate(optimizer, cfg, start)
     losses = list(run.state.get("losses", []))[:start]  # steps after the checkpoint are redone
     for step in track(
         range(start, cfg.max_steps), f"training {config.model.name}", total=cfg.max_steps - start
@@ -307,8 +317,7 @@ def train(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.learning_rate * min(1.0, (done + 1) / (warmup + 1))
+        _set_rate(optimizer, cfg, done)
         if ema is not None:
             ema.step(trainable)
         losses.append(float(loss.detach()))

@@ -86,7 +86,7 @@ def test_export_then_verify_through_the_ssv2_adapter(cli, tmp_path):
     exported = cli(
         "data", "export", "synthtvp", "--out", str(out), "--n", "4", "--split", "test", "--preset", "smoke"
     )
-    assert exported.code == 0 and "wrote 4 new clips" in exported.out and "16px, 8 frames" in exported.out
+    assert exported.code == 0 and "wrote 4 new clips" in exported.out and "16px, 5 frames" in exported.out
     verified = cli(
         "data", "verify", "ssv2", "--root", str(out), "--split", "test", "--preset", "smoke", "--json"
     )

@@ -2,7 +2,8 @@
 
 For a trainable system at the config's sizes, two times per step, median over the timed steps:
 - whole: a step as `train` runs it — the batch drawn from the training split, the frozen encoders and
-  the conditioning (text, MCondition), the denoiser's forward and backward, AdamW's update;
+  the conditioning (text, MCondition), the denoiser's forward and backward, AdamW's update and, when the
+  config asks for one, the weights' moving average;
 - bare: the denoiser's forward and backward alone (the diffusers UNet with AID's hooks and adapters), on
   the very inputs the whole step gave it, captured beforehand.
 overhead = (whole − bare) / bare: the harness's own cost (data, frozen encoders, text features,
@@ -44,7 +45,7 @@ def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict
     from aidbench.bench.train import _autocast
     from aidbench.data.open import open_dataset
     from aidbench.model import speed
-    from aidbench.model.train import step_generator
+    from aidbench.model.train import optimizer_for, step_generator
 
     device = harness.device_for(config)
     dataset = open_dataset(config, config.data.train_split)
@@ -60,7 +61,7 @@ def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict
     speed.apply(config.train, parts.denoiser, frozen)
     denoiser = parts.denoiser.train()
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.train.learning_rate)
+    optimizer, ema = optimizer_for(config.train, trainable)
     captured: dict[str, Any] = {}
 
     def capture(module, args, kwargs):
@@ -85,6 +86,8 @@ def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.step(trainable)
         harness.sync(device)
         done = time.perf_counter()
         handle.remove()
