@@ -8,6 +8,7 @@ Ctrl-C exits 130.
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import sys
@@ -61,6 +62,9 @@ WeightFiles = Annotated[
         "--weights", help="NAME=PATH of a weight file or folder (see `aidbench weights`); repeatable."
     ),
 ]
+Root = Annotated[
+    Path | None, typer.Option("--root", help="The dataset's root, in its official layout (data.root).")
+]
 
 
 def _resolve(preset, config_file, overrides, cli: dict[str, Any] | None = None):
@@ -69,11 +73,26 @@ def _resolve(preset, config_file, overrides, cli: dict[str, Any] | None = None):
     return config.resolve(preset=preset, config_file=config_file, overrides=overrides or (), cli=cli)
 
 
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
 def _print_config(cfg) -> None:
     from aidbench.config import to_yaml
 
     typer.echo(f"# resolved config, sha256 {cfg.sha256()}")
     typer.echo(to_yaml(cfg), nl=False)
+
+
+def _on_run_config(run_config, overrides, metrics: list[str]):
+    """A run's stored config with the command line's `--set` values and metrics on top."""
+    from aidbench import config
+
+    layers = [config.Layer("the sample run's config", run_config.to_dict())]
+    if overrides:
+        layers.append(config.Layer("--set", config.parse_overrides(overrides)))
+    layers.append(config.Layer("the command line", {"eval": {"metrics": list(metrics)}}))
+    return config.build(layers)
 
 
 def _check_names(cfg) -> None:
@@ -175,11 +194,12 @@ def data_export(
         if name not in synthtvp.SPLITS:
             raise UsageError(f"synthtvp has no split '{name}'{did_you_mean(name, synthtvp.SPLITS)}.")
     cfg = _resolve(preset, config_file, overrides)
-    summary = export_synthtvp(out, n, seed, cfg.data.resolution, cfg.data.num_frames, splits)
+    task = cfg.data.synthtvp_task
+    summary = export_synthtvp(out, n, seed, cfg.data.resolution, cfg.data.num_frames, splits, task)
     typer.echo(
         f"wrote {summary['clips_written']} new clips to {out} "
         f"({', '.join(f'{k} {v}' for k, v in summary['splits'].items())}; "
-        f"{cfg.data.resolution}px, {cfg.data.num_frames} frames, seed {seed})"
+        f"{cfg.data.resolution}px, {cfg.data.num_frames} frames, task {task}, seed {seed})"
     )
 
 
@@ -195,12 +215,14 @@ def data_states(
         Path | None, typer.Option("--out", help="State cache (default: <root>/states.jsonl).")
     ] = None,
     weights_opt: Annotated[list[str] | None, typer.Option("--weights", help="llava=FOLDER.")] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu or cuda (default: the config's device, auto).")
+    ] = None,
     preset: Preset = None,
     overrides: Overrides = None,
 ) -> None:
     """Write the MLLM's four state sentences per clip into the state cache (resumable)."""
-    from aidbench import weights
+    from aidbench import environment, weights
     from aidbench.data.open import open_dataset
     from aidbench.model import mllm
 
@@ -219,7 +241,7 @@ def data_states(
     generate, producer = None, ""
     if backend == "llava":
         folder = weights.resolve("llava", cfg.paths.weights, _parse_weights(weights_opt).get("llava"))
-        generate = mllm.Llava(folder, device)
+        generate = mllm.Llava(folder, environment.device(device or cfg.device)["kind"])
         producer = generate.name
     result = mllm.write_states(data, backend, Path(target), generate, producer)
     typer.echo(json.dumps(result))
@@ -241,13 +263,13 @@ def train(
     resume: Resume = None,
     run_id: RunId = None,
     weights_opt: WeightFiles = None,
+    root: Root = None,
 ) -> None:
     """Train a model (AID or a baseline) on a dataset; writes a run folder with checkpoints."""
     registry.get("model", model)
     files = _parse_weights(weights_opt) or None
-    cfg = _resolve(
-        preset, config_file, overrides, {"model.name": model, "data.dataset": dataset, "paths.files": files}
-    )
+    cli = {"model.name": model, "data.dataset": dataset, "paths.files": files, "data.root": _text(root)}
+    cfg = _resolve(preset, config_file, overrides, cli)
     _check_names(cfg)
     if dry_run:
         return _print_config(cfg)
@@ -302,6 +324,7 @@ def sample(
     resume: Resume = None,
     run_id: RunId = None,
     weights_opt: WeightFiles = None,
+    root: Root = None,
 ) -> None:
     """Generate one video per clip of a split from a checkpoint (or a zero-shot system); resumable, sharded."""
     from aidbench import runs
@@ -310,7 +333,7 @@ def sample(
 
     if resume:
         if (
-            any(v is not None for v in (checkpoint, model, dataset, split, config_file, run_id))
+            any(v is not None for v in (checkpoint, model, dataset, split, config_file, run_id, root))
             or overrides
             or weights_opt
         ):
@@ -333,7 +356,7 @@ def sample(
             preset,
             config_file,
             overrides,
-            {"data.dataset": dataset, "model.name": model, "paths.files": files},
+            {"data.dataset": dataset, "model.name": model, "paths.files": files, "data.root": _text(root)},
         )
         if checkpoint is not None:
             if not checkpoint.exists():
@@ -387,12 +410,17 @@ def eval_(
     weights_opt: Annotated[
         list[str] | None, typer.Option("--weights", help="NAME=PATH for a metric's weights; repeatable.")
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu or cuda (default: the config's device, auto).")
+    ] = None,
     as_json: Json = False,
     preset: Preset = None,
     config_file: ConfigFile = None,
     overrides: Overrides = None,
     dry_run: DryRun = False,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Score an unfinished sample run's samples.")
+    ] = False,
 ) -> None:
     """Score samples with metrics whose names carry their protocol (fvd@seer, fid@clean-frames, …)."""
     from aidbench import runs
@@ -401,6 +429,9 @@ def eval_(
 
     for name in metric:
         registry.get("metric", name)
+        if registry.canonical("metric", name) != name:
+            typer.echo(f"{name} is {registry.canonical('metric', name)}, the paper's protocol.", err=True)
+    metric = [registry.canonical("metric", name) for name in metric]
     explicit = _parse_weights(weights_opt)
     if (run is None) == (real is None and fake is None):
         raise UsageError("give either --run SAMPLES_RUN, or both --real DIR and --fake DIR.")
@@ -415,12 +446,19 @@ def eval_(
     run_dir = None
     if run is not None:
         run_dir = Path(run) if Path(run).is_dir() else runs.stage_dir(cfg.paths.results, "sample") / run
-        cfg = runs.load_run(run_dir.parent.parent.parent, "sample", run_dir.name).config
+        sampled = runs.load_run(run_dir.parent.parent.parent, "sample", run_dir.name)
+        if sampled.status != "done" and not allow_partial:
+            raise UserError(
+                f"sample run {sampled.run_id} is {sampled.status}: its samples are not all there. Finish it "
+                f"with `aidbench sample --resume {sampled.run_id}`, or score what is there with --allow-partial."
+            )
+        cfg = _on_run_config(sampled.config, overrides, metric)
     _check_names(cfg)
     if dry_run:
         return _print_config(cfg)
     metrics = evaluate.metric_objects(list(metric))
-    ctx = evaluate.context(cfg, metrics, explicit, device)  # a missing weight fails here, before any reading
+    # a missing weight, or a GPU asked for where there is none, fails here: before any reading
+    ctx = evaluate.context(cfg, metrics, explicit, device)
     if run_dir is not None:
         real_set, fake_set = evaluate.run_sets(cfg, run_dir)
     else:
@@ -978,9 +1016,13 @@ def stats_rm(
     if (key is None) == (not all_):
         raise UsageError("give a KEY prefix or --all.")
     cfg = _resolve(preset, None, ())
-    removed = FeatureCache(Path(cfg.paths.results) / "cache" / "features").remove("" if all_ else key)
+    removed = FeatureCache(Path(cfg.paths.results) / "cache" / "features").remove(None if all_ else key)
     if not removed:
-        raise UserError(f"no cached features match '{key}'; see `aidbench stats ls`.")
+        raise UserError(
+            "the feature cache is empty."
+            if all_
+            else f"no cached features match '{key}'; see `aidbench stats ls`."
+        )
     typer.echo(f"removed {len(removed)}: {', '.join(removed)}")
 
 
@@ -1023,4 +1065,19 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted.", err=True)
         code = 130
+    except OSError as err:  # disk full, permissions, a name too long: the system's words and the file
+        typer.echo(f"error: {os_error_sentence(err)}", err=True)
+        code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def os_error_sentence(err: OSError) -> str:
+    where = f" ({err.filename})" if err.filename else ""
+    advice = {
+        errno.ENOSPC: "free some space (or point paths.results elsewhere) and resume the run",
+        errno.EDQUOT: "free some space (or point paths.results elsewhere) and resume the run",
+        errno.EACCES: "check the folder's permissions",
+        errno.EROFS: "the file system is read-only: point paths.results elsewhere",
+        errno.ENAMETOOLONG: "use shorter names",
+    }.get(err.errno, "see the message above and resume the run once it is fixed")
+    return f"{err.strerror or err}{where}; {advice}."

@@ -109,3 +109,13 @@ def device(requested: str = "auto") -> dict[str, Any]:
     if cuda:
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return info
+
+
+def quiet_loading() -> None:
+    """diffusers' and transformers' per-file loading bars off: aidbench reports its own progress, and a
+    run's stderr is kept for what went wrong."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()

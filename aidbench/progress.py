@@ -22,3 +22,8 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     from rich.progress import track as rich_track
 
     yield from rich_track(items, description=description, total=total, transient=False)
+
+
+def warn(message: str) -> None:
+    """Something skipped or suspect that the user should know of, without stopping: one line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)

@@ -191,9 +191,26 @@ def names(kind: Kind) -> list[str]:
     return list(CATALOGUE[kind])
 
 
+# A metric's bare name means the protocol the paper's tables use (records always carry the full name).
+METRIC_ALIASES = {
+    "fvd": "fvd@seer",
+    "kvd": "kvd@seer",
+    "fid": "fid@clean-frames",
+    "kid": "kid@clean-frames",
+    "clipsim": "clipsim@vitb32",
+}
+
+
+def canonical(kind: Kind, name: str) -> str:
+    """`name` itself, or the full protocol name a bare metric name stands for."""
+    return METRIC_ALIASES.get(name, name) if kind == "metric" else name
+
+
 def get(kind: Kind, name: str) -> Entry:
-    """The entry for `name`, or a UsageError with the closest registered name."""
+    """The entry for `name` (a bare metric name: its paper protocol), or a UsageError with the closest
+    registered name."""
     entries = CATALOGUE[kind]
+    name = canonical(kind, name)
     if name not in entries:
         raise UsageError(
             f"unknown {kind} '{name}'{did_you_mean(name, entries)} (see `aidbench ls {kind}s` for the {kind}s)"

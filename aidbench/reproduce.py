@@ -266,7 +266,7 @@ def _eval(config: Config, run: Run) -> dict[str, Any]:
         cfg = system_config(config, system, run)
 
         def work(c, r, sample_run=sample_run):
-            ctx = evaluate.context(c, metrics, {}, "cpu")
+            ctx = evaluate.context(c, metrics, {})
             real, fake = evaluate.run_sets(c, sample_run)
             records = evaluate.evaluate(metrics, real, fake, ctx)
             sources = {"real": sample_run.name, "generated": sample_run.name}

@@ -103,6 +103,35 @@ class Run:
         self.manifest["attempts"][-1].update(status=status, ended_at=ended)
         if self.writer:
             atomic.write_json(self.path / "manifest.json", self.manifest)
+            _unlock(self.path)
+
+
+# Run folders this process holds, by path: an attempt holds its folder's lock until it ends (or the process
+# dies: the kernel drops the lock with the process, so a SIGKILL never leaves a folder locked).
+_LOCKS: dict[Path, int] = {}
+
+
+def _lock(path: Path) -> None:
+    import fcntl
+
+    key = path.resolve()
+    if key in _LOCKS:
+        return
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o664)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UserError(
+            f"run {path.name} is in use by another aidbench process; wait for it or stop it first."
+        ) from None
+    _LOCKS[key] = fd
+
+
+def _unlock(path: Path) -> None:
+    fd = _LOCKS.pop(path.resolve(), None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _claim(path: Path) -> None:
@@ -152,6 +181,7 @@ def start_run(
         )
     path = stage_dir(config.paths.results, stage) / run_id
     _claim(path)
+    _lock(path)
     now = _now()
     manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -177,7 +207,9 @@ def start_run(
     try:
         run.save()
     except BaseException:
+        _unlock(path)
         if not (path / "manifest.json").exists():
+            (path / ".lock").unlink(missing_ok=True)
             path.rmdir()
         raise
     return run
@@ -208,12 +240,27 @@ def load_run(results_dir: str | Path, stage: str, run_id: str) -> Run:
         raise UserError(
             f"the manifest {manifest_path} cannot be read ({err}); the run cannot be resumed."
         ) from None
+    if not _well_formed(manifest):
+        raise UserError(f"the manifest {manifest_path} is not a run manifest; the run cannot be resumed.")
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise UserError(
             f"{manifest_path} has manifest schema {manifest.get('schema_version')!r}; "
             f"this aidbench reads schema {SCHEMA_VERSION}."
         )
     return Run(path, manifest)
+
+
+def _well_formed(manifest: Any) -> bool:
+    """A manifest with what every reader relies on; anything else (`{}`, a list, an edit) is skipped."""
+    return (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("run_id"), str)
+        and manifest.get("status") in ("running", "done", "failed")
+        and isinstance(manifest.get("config"), dict)
+        and isinstance(manifest.get("attempts"), list)
+        and bool(manifest["attempts"])
+        and isinstance(manifest.get("state"), dict)
+    )
 
 
 def list_runs(results_dir: str | Path, stage: str) -> list[Run]:
@@ -225,7 +272,8 @@ def list_runs(results_dir: str | Path, stage: str) -> list[Run]:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        runs.append(Run(manifest_path.parent, manifest))
+        if _well_formed(manifest):
+            runs.append(Run(manifest_path.parent, manifest))
     return sorted(runs, key=lambda r: (r.manifest.get("created_at") or "", r.run_id))
 
 
@@ -243,6 +291,11 @@ def resume_run(results_dir: str | Path, stage: str, run_id: str, argv: list[str]
     """Reopen a run that did not finish; a finished run comes back unchanged (callers then do nothing)."""
     run = load_run(results_dir, stage, run_id)
     if run.status == "done":
+        return run
+    _lock(run.path)  # one attempt at a time: a second resume of the same run stops here
+    run = load_run(results_dir, stage, run.run_id)  # as it is now that no other attempt can write it
+    if run.status == "done":
+        _unlock(run.path)
         return run
     last = run.manifest["attempts"][-1]
     if (

@@ -3,7 +3,7 @@
 Nothing is downloaded implicitly. A weight is resolved in this order: an explicit path (`--weights
 NAME=PATH`), then the weights folder (`paths.weights`, `$AIDBENCH_WEIGHTS`, default
 ~/.cache/aidbench/weights) under its expected file name, then the places its reference implementation
-looks. A missing weight is one error naming the file, every place searched and where to get it.
+looks, never a world-writable folder such as /tmp. A missing weight is one error naming the file, every place searched and where to get it.
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ KNOWN: dict[str, Weight] = {
             "inception-2015-12-05.pt",
             "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
             "fid@clean-frames, kid@clean-frames",
-            also_at=("/tmp/inception-2015-12-05.pt",),  # where clean-fid looks before downloading
         ),
         Weight(
             "clip",
@@ -195,8 +194,21 @@ def verify(name: str, path: str | Path) -> tuple[bool | None, str]:
     return True, "sha256 matches"
 
 
+def _allowed(url: str) -> bool:
+    """https, or http to this machine (a local mirror): nothing else is fetched, before or after redirects."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    )
+
+
 def fetch(name: str, weights_dir: str | Path, url: str | None = None, timeout: float = 60.0) -> Path:
-    """Download a single-file weight to its expected path (atomically), then check its sha256 if recorded."""
+    """Download a single-file weight to its expected path: https only (or a mirror on this machine), the
+    promised length checked, the recorded sha256 checked, synced to disk, then renamed into place; any
+    failure keeps nothing."""
+    import http.client
     import tempfile
     import urllib.error
     import urllib.request
@@ -205,23 +217,36 @@ def fetch(name: str, weights_dir: str | Path, url: str | None = None, timeout: f
     source = url or weight.url
     if source is None:
         raise UserError(f"weights '{name}' is a folder of files; download {weight.source} by hand.")
+    if not _allowed(source):
+        raise UserError(f"'{source}' is not an https address; aidbench downloads weights over https only.")
     target = candidates(weight, weights_dir)[0]
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source, timeout=timeout) as response:
+            if not _allowed(response.geturl()):
+                raise UserError(
+                    f"{source} redirected to {response.geturl()}, which is not https; kept nothing."
+                )
+            promised = response.headers.get("Content-Length")
+            size = 0
             while block := response.read(1 << 20):
                 digest.update(block)
                 out.write(block)
+                size += len(block)
+            if promised is not None and size != int(promised):
+                raise UserError(f"{source} ended after {size} of {promised} bytes; kept nothing.")
+            out.flush()
+            os.fsync(out.fileno())
         if weight.sha256 and digest.hexdigest() != weight.sha256:
             raise UserError(
                 f"downloaded {source} has sha256 {digest.hexdigest()}, not the recorded {weight.sha256}; kept nothing."
             )
         os.replace(tmp, target)
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         raise UserError(
-            f"cannot download weights '{name}' from {source}: {getattr(err, 'reason', err)}."
+            f"cannot download weights '{name}' from {source}: {getattr(err, 'reason', err)}; kept nothing."
         ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -313,18 +313,44 @@ class STDiT3(nn.Module):
         return out[:, :, :frames, :height_in, :width_in].float()
 
 
-def load(folder, config: STDiT3Config = XL_2) -> STDiT3:
-    """The released STDiT3 weights (`model.safetensors`), loaded strictly: every key must match."""
-    from safetensors.torch import load_file
+def folder_config(folder) -> STDiT3Config:
+    """The architecture a released folder's `config.json` describes (hpcai-tech/OpenSora-STDiT-v3 ships one,
+    with training-only fields beside these), else STDiT3-XL/2."""
+    import dataclasses
+    import json
 
     from aidbench.errors import UserError
 
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        return XL_2
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is not a readable JSON file ({err}).") from None
+    fields = {f.name for f in dataclasses.fields(STDiT3Config)}
+    values = {k: tuple(v) if k == "patch_size" else v for k, v in stored.items() if k in fields}
+    return dataclasses.replace(XL_2, **values)
+
+
+def load(folder, config: STDiT3Config | None = None) -> STDiT3:
+    """The released STDiT3 weights (`model.safetensors`) in the architecture of the folder's config.json,
+    loaded strictly: every key must match."""
+    from safetensors.torch import load_file
+
+    from aidbench.errors import UserError
+    from aidbench.model.components import check_safetensors
+
     path = Path(folder) / "model.safetensors"
+    config = config or folder_config(folder)
+    check_safetensors(path)
     model = STDiT3(config)
     try:
         model.load_state_dict(load_file(str(path)), strict=True)
     except (RuntimeError, OSError) as err:
-        raise UserError(f"{path} is not an STDiT3-XL/2 checkpoint ({str(err).splitlines()[0]}).") from None
+        raise UserError(
+            f"{path} does not match the STDiT3 of its config.json ({str(err).splitlines()[0]})."
+        ) from None
     return model
 
 

@@ -89,7 +89,7 @@ def build(config, random_weights: bool = False) -> OpenSoraParts:
         vae = VideoVAE(opensora_vae.sdxl_vae(), opensora_vae.TemporalVAE())
         captions = random_caption_encoder(config.seed + 2)
     else:
-        denoiser = load(weights.resolve_for(config, "opensora-stdit3"), XL_2)
+        denoiser = load(weights.resolve_for(config, "opensora-stdit3"))
         vae = opensora_vae.load(weights.resolve_for(config, "opensora-vae"))
         captions = CaptionEncoder.from_folder(weights.resolve_for(config, "t5-xxl"))
     vae.requires_grad_(False).eval()

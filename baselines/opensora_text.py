@@ -15,11 +15,31 @@ class CaptionEncoder:
 
     @classmethod
     def from_folder(cls, folder) -> CaptionEncoder:
-        """DeepFloyd/t5-v1_1-xxl in the transformers layout, from a local folder."""
+        """DeepFloyd/t5-v1_1-xxl as published, from a local folder: its SentencePiece tokenizer
+        (`spiece.model`) and the encoder's safetensors shards, loaded in float32."""
+        import importlib.util
+        from pathlib import Path
+
         from transformers import AutoTokenizer, T5EncoderModel
 
+        from aidbench.environment import quiet_loading
+        from aidbench.errors import UserError
+
+        folder = Path(folder)
+        if not (folder / "tokenizer.json").is_file():
+            if not (folder / "spiece.model").is_file():
+                raise UserError(f"{folder} holds no T5 tokenizer (spiece.model or tokenizer.json).")
+            missing = [m for m in ("sentencepiece", "google.protobuf") if importlib.util.find_spec(m) is None]
+            if missing:
+                raise UserError(
+                    f"T5's tokenizer ({folder / 'spiece.model'}) needs the packages sentencepiece and protobuf: "
+                    "pip install sentencepiece protobuf."
+                )
+        quiet_loading()
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        return cls(T5EncoderModel.from_pretrained(str(folder), local_files_only=True), tokenizer)
+        # safetensors shards first; a pickled .bin shard is read by transformers with weights_only=True
+        model = T5EncoderModel.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32)
+        return cls(model, tokenizer)
 
     @torch.no_grad()
     def encode_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -124,10 +124,65 @@ def load_base_unet(unet, path) -> None:
     unet.load_state_dict(stored)
 
 
+# The weight files of SVD's diffusers folder, as Stability publishes it: full precision, an fp16 variant, or both.
+SVD_FILES = {
+    "unet": "diffusion_pytorch_model",
+    "vae": "diffusion_pytorch_model",
+    "image_encoder": "model",
+}
+
+
+def svd_variant(folder) -> str | None:
+    """None when every part has its full-precision safetensors, "fp16" when some part has only its fp16
+    variant; a part with neither (or only a pickled `.bin`) is one clear error."""
+    from pathlib import Path
+
+    from aidbench.errors import UserError
+
+    folder, variant = Path(folder), None
+    for part, stem in SVD_FILES.items():
+        full, half = folder / part / f"{stem}.safetensors", folder / part / f"{stem}.fp16.safetensors"
+        if full.is_file():
+            continue
+        if not half.is_file():
+            raise UserError(
+                f"{folder / part} holds neither {full.name} nor {half.name}; aidbench reads SVD's safetensors "
+                "files only (a .bin file is a pickle): download them from "
+                "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid."
+            )
+        variant = "fp16"
+    for part, stem in SVD_FILES.items():  # the files diffusers will read
+        half = folder / part / f"{stem}.fp16.safetensors"
+        check_safetensors(half if variant and half.is_file() else folder / part / f"{stem}.safetensors")
+    return variant
+
+
+def check_safetensors(path) -> None:
+    """A half-downloaded or foreign file is one sentence naming it, before anything is loaded."""
+    from safetensors import safe_open
+
+    from aidbench.errors import UserError
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except Exception as err:  # safetensors raises its own error type for every kind of damage
+        raise UserError(f"{path} is not a complete safetensors file ({err}); download it again.") from None
+
+
 def load_svd(folder):
+    """SVD from its diffusers folder: full precision or the fp16 variant alone, safetensors only, every part
+    in float32 whatever `torch_dtype` its config.json carries (the device and train.frozen_dtype decide the
+    computation's precision, later)."""
     from diffusers import StableVideoDiffusionPipeline
 
-    pipe = StableVideoDiffusionPipeline.from_pretrained(str(folder), local_files_only=True)
+    from aidbench.environment import quiet_loading
+
+    variant = svd_variant(folder)
+    quiet_loading()
+    pipe = StableVideoDiffusionPipeline.from_pretrained(
+        str(folder), local_files_only=True, use_safetensors=True, variant=variant, dtype=torch.float32
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -169,11 +224,23 @@ def build(config: Config, seed: int | None = None, random_weights: bool = False)
 
 
 def preflight(config: Config, split: str) -> None:
-    """The clear errors, before any run folder or heavy work: missing weights, a dataset that cannot be read."""
+    """The clear errors, before any run folder or heavy work: missing or unreadable weights, a dataset that
+    cannot be read, a missing state cache."""
+    from pathlib import Path
+
     from aidbench import weights
     from aidbench.data.open import open_dataset
+    from aidbench.errors import UserError
 
     if config.model.size == "paper":
-        weights.resolve_for(config, "svd")
+        svd_variant(weights.resolve_for(config, "svd"))  # SVD's files, readable, before anything loads
         weights.resolve_for(config, "clip-vit-h14")
-    open_dataset(config, split)
+    dataset = open_dataset(config, split)
+    settings = config.model.mcondition
+    if config.model.name == "aid" and settings.use_states and settings.states_source == "cache":
+        cache = Path(settings.states_cache or (dataset.root or Path(".")) / "states.jsonl")
+        if not cache.is_file():
+            raise UserError(
+                f"no state cache at {cache}: run `aidbench data states --dataset {config.data.dataset}` "
+                "first, or set model.mcondition.use_states=false."
+            )

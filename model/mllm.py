@@ -45,18 +45,29 @@ def describe(
     return parsed
 
 
+def llava_prompt(prompt: str) -> str:
+    """LLaVA-1.5's conversation format with exactly one image token: where the prompt places `<image>` (the
+    paper's Fig. 14 prompt asks about "the given <image>"), else before the prompt, as LLaVA's own template
+    puts it. The processor expands that one token into the image's patch tokens."""
+    body = prompt if prompt.count("<image>") == 1 else "<image>\n" + prompt.replace("<image>", "image")
+    return f"USER: {body} ASSISTANT:"
+
+
 class Llava:
     """LLaVA-1.5 (transformers) from a local folder; greedy decoding, its USER/ASSISTANT chat format."""
 
     def __init__(self, folder: str | Path, device: str = "cpu", max_new_tokens: int = 200):
+        import torch
         from transformers import AutoProcessor, LlavaForConditionalGeneration
 
+        from aidbench.environment import quiet_loading
+
+        quiet_loading()
         self.processor = AutoProcessor.from_pretrained(str(folder), local_files_only=True)
-        self.model = (
-            LlavaForConditionalGeneration.from_pretrained(str(folder), local_files_only=True)
-            .to(device)
-            .eval()
+        model = LlavaForConditionalGeneration.from_pretrained(
+            str(folder), local_files_only=True, dtype=torch.float32 if device == "cpu" else torch.float16
         )
+        self.model = model.to(device).eval()
         self.device, self.max_new_tokens = device, max_new_tokens
         self.name = f"llava:{Path(folder).name}"
 
@@ -64,7 +75,7 @@ class Llava:
         import torch
         from PIL import Image
 
-        text = f"USER: <image>\n{prompt} ASSISTANT:"
+        text = llava_prompt(prompt)
         inputs = self.processor(images=Image.fromarray(frame), text=text, return_tensors="pt").to(self.device)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)

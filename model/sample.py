@@ -45,6 +45,7 @@ def sample_clips(
 
     generate(clip, seed) → uint8 (T, H, W, 3); the true reference frames replace its first K frames.
     """
+    from aidbench.data.dataset import UnsafePath, safe_join
     from aidbench.data.open import open_dataset
     from aidbench.data.video import write_png_frames, write_video
     from aidbench.progress import track
@@ -53,7 +54,12 @@ def sample_clips(
     mine = dataset.refs[device_state.process_index :: device_state.num_processes]
     done = skipped = 0
     for ref in track(mine, f"sampling {dataset.name}/{dataset.split}"):
-        folder = run.path / "samples" / ref.clip_id
+        try:  # a clip id names a folder of ours: never the samples folder itself, never outside it
+            folder = safe_join(run.path / "samples", ref.clip_id)
+            safe_join(run.path / "previews", f"{ref.clip_id}.mp4")
+        except UnsafePath:
+            skipped += 1
+            continue
         if (folder / "meta.json").is_file():
             continue  # finished in an earlier attempt
         clip = dataset.try_load(ref)

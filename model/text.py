@@ -70,6 +70,7 @@ class WordFeatures(nn.Module):
         self.width, self.context_length = width, context_length
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)  # follows .to(device)
         self._vectors: dict[str, torch.Tensor] = {}
+        self._sentences: dict[str, torch.Tensor] = {}  # a training run meets the same few texts again
 
     def _vector(self, key: str) -> torch.Tensor:
         if key not in self._vectors:
@@ -80,6 +81,11 @@ class WordFeatures(nn.Module):
         return self._vectors[key]
 
     def sentence(self, text: str) -> torch.Tensor:
+        if text not in self._sentences:
+            self._sentences[text] = self._feature(text)
+        return self._sentences[text]
+
+    def _feature(self, text: str) -> torch.Tensor:
         import re
 
         words = re.findall(r"[a-z0-9]+", text.lower())

@@ -10,7 +10,9 @@ Condition dropout [ours, as InstructPix2Pix]: 5% of clips lose the text conditio
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,23 +38,34 @@ class ConditionDropout:
     both: float = 0.05
 
 
-def first_frame_embedding(svd, frames: torch.Tensor) -> torch.Tensor:
-    """SVD's CLIP image embedding of frames in [-1, 1] (B, 3, H, W) → (B, 1, C), as its pipeline computes it."""
+@functools.lru_cache(maxsize=8)
+def _resize_maps(height: int, width: int, size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """SVD's resize to size² (diffusers' `_resize_with_antialiasing`: a Gaussian blur, then bicubic) is
+    linear and separable, so it is two fixed matrices for an input size, read off by resizing the
+    identity one axis at a time (the other axis kept, where the resize is exactly the identity)."""
     from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
         _resize_with_antialiasing,
     )
 
-    x = (_resize_with_antialiasing(frames, (224, 224)) + 1.0) / 2.0
-    pixels = svd.feature_extractor(
-        images=x,
-        do_normalize=True,
-        do_center_crop=False,
-        do_resize=False,
-        do_rescale=False,
-        return_tensors="pt",
-    ).pixel_values
+    def along_height(n: int, keep: int) -> torch.Tensor:
+        basis = torch.eye(n, dtype=torch.float64).view(n, 1, n, 1).expand(n, 1, n, keep).contiguous()
+        return _resize_with_antialiasing(basis, (size, keep))[:, 0, :, 0].T  # (size, n)
+
+    return along_height(height, 4).float().to(device), along_height(width, 4).float().to(device)
+
+
+def first_frame_embedding(svd, frames: torch.Tensor) -> torch.Tensor:
+    """SVD's CLIP image embedding of frames in [-1, 1] (B, 3, H, W) → (B, 1, C), as its pipeline computes it
+    (resize to 224², to [0, 1], CLIP's normalisation), with the resize as two matrix products: the
+    bicubic kernel alone cost a small training step a tenth of its time."""
+    rows, cols = _resize_maps(*frames.shape[-2:], 224, str(frames.device))
+    processor = svd.feature_extractor
+    # (x + 1) / 2 to [0, 1], then CLIP's (· − mean) / std, as one scale and shift per channel
+    std = torch.tensor(processor.image_std, device=frames.device).view(1, 3, 1, 1)
+    mean = torch.tensor(processor.image_mean, device=frames.device).view(1, 3, 1, 1)
+    pixels = torch.addcmul((0.5 - mean) / std, rows @ frames.float() @ cols.T, 0.5 / std)
     encoder = svd.image_encoder
-    return encoder(pixels.to(frames.device, next(encoder.parameters()).dtype)).image_embeds[:, None]
+    return encoder(pixels.to(next(encoder.parameters()).dtype)).image_embeds[:, None]
 
 
 class StateSource:
@@ -190,12 +203,13 @@ def optimizer_for(cfg, trainable: list) -> tuple[torch.optim.Optimizer, Any]:
         betas=(cfg.adam_beta1, cfg.adam_beta2),
         eps=cfg.adam_epsilon,
         weight_decay=cfg.weight_decay,
+        fused=True,  # one kernel for all weights; the default loops over tensors on the CPU
     )
     if not cfg.ema_decay:
         return optimizer, None
     from diffusers.training_utils import EMAModel
 
-    return optimizer, EMAModel(trainable, decay=cfg.ema_decay)
+    return optimizer, EMAModel(trainable, decay=cfg.ema_decay, foreach=True)
 
 
 def _set_rate(optimizer, cfg, step: int) -> None:
@@ -204,29 +218,69 @@ def _set_rate(optimizer, cfg, step: int) -> None:
         group["lr"] = cfg.learning_rate * min(1.0, (step + 1) / (cfg.lr_warmup_steps + 1))
 
 
-def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, limit: int | None, ema=None) -> Path:
+def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, losses: list[float], ema=None) -> Path:
+    """`checkpoint-<step>`, written under a name no other attempt uses and renamed into place when whole:
+    a folder named checkpoint-<step> is always complete."""
+    import secrets
+
     from safetensors.torch import save_file
 
     from aidbench import atomic
 
     target = folder / f"checkpoint-{step}"
-    tmp = folder / f".checkpoint-{step}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = folder / f".checkpoint-{step}.{os.getpid()}-{secrets.token_hex(3)}.tmp"
     tmp.mkdir(parents=True)
-    save_file(
-        {k: v.contiguous() for k, v in denoiser.trainable_state_dict().items()}, tmp / "trainable.safetensors"
-    )
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    if ema is not None:
-        torch.save(ema.state_dict(), tmp / "ema.pt")
-    atomic.write_json(tmp / "state.json", {"step": step})
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    if limit:
-        done = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        for old in done[:-limit]:
-            shutil.rmtree(old)
+    try:
+        save_file(
+            {k: v.contiguous() for k, v in denoiser.trainable_state_dict().items()},
+            tmp / "trainable.safetensors",
+        )
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if ema is not None:
+            torch.save(ema.state_dict(), tmp / "ema.pt")
+        atomic.write_json(tmp / "state.json", {"step": step, "losses": list(losses)})
+        if target.exists():  # the same step from an attempt that died before recording it
+            _discard(target)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return target
+
+
+def _discard(path: Path) -> None:
+    """Renamed out of the checkpoint names first, then removed: a kill midway leaves no half checkpoint."""
+    import secrets
+
+    hidden = path.parent / f".{path.name}.{secrets.token_hex(3)}.old"
+    path.rename(hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+def _checkpoint_step(path: Path) -> int | None:
+    step = path.name.removeprefix("checkpoint-")
+    return int(step) if step.isdigit() and (path / "state.json").is_file() else None
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint on disk: the manifest may lag one behind a checkpoint written just
+    before a crash, or name one a crash removed."""
+    found = (
+        [p for p in folder.glob("checkpoint-*") if _checkpoint_step(p) is not None] if folder.is_dir() else []
+    )
+    return max(found, key=_checkpoint_step) if found else None
+
+
+def _rotate(folder: Path, keep: Path, limit: int | None) -> None:
+    """Keep the newest `limit` checkpoints, `keep` (the one the manifest names) always among them."""
+    if not limit:
+        return
+    found = sorted(
+        (p for p in folder.glob("checkpoint-*") if _checkpoint_step(p) is not None), key=_checkpoint_step
+    )
+    for old in found[:-limit]:
+        if old != keep:
+            _discard(old)
 
 
 def checkpoint_weights(checkpoint: Path) -> Path:
@@ -289,17 +343,21 @@ def train(
     denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
     checkpoints = run.path / "checkpoints"
     start = 0
-    if run.state.get("checkpoint"):
-        last = Path(run.state["checkpoint"])
+    losses: list[float] = []
+    last = latest_checkpoint(checkpoints)
+    if last is not None:
         load_trainable(accelerator.unwrap_model(denoiser), last / "trainable.safetensors")
         optimizer.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
-        start = json.loads((last / "state.json").read_text())["step"]
+        stored = json.loads((last / "state.json").read_text())
+        start = stored["step"]
+        losses = list(stored.get("losses", run.state.get("losses", [])))[:start]  # later steps are redone
         if ema is not None:
             ema.load_state_dict(
                 torch.load(last / "ema.pt", map_location=accelerator.device, weights_only=True)
             )
+        if accelerator.is_main_process and run.state.get("checkpoint") != str(last):
+            run.update_state(step=start, checkpoint=str(last), losses=list(losses))  # the manifest caught up
     _set_rate(optimizer, cfg, start)
-    losses = list(run.state.get("losses", []))[:start]  # steps after the checkpoint are redone
     for step in track(
         range(start, cfg.max_steps), f"training {config.model.name}", total=cfg.max_steps - start
     ):
@@ -323,12 +381,7 @@ def train(
         losses.append(float(loss.detach()))
         if (done % cfg.checkpoint_every == 0 or done == cfg.max_steps) and accelerator.is_main_process:
             path = _save_checkpoint(
-                checkpoints,
-                accelerator.unwrap_model(denoiser),
-                optimizer,
-                done,
-                cfg.checkpoints_total_limit,
-                ema,
+                checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, losses, ema
             )
             if cfg.validation_clips:
                 with accelerator.autocast():  # frozen half-precision weights need it
@@ -336,6 +389,9 @@ def train(
                         config, generate_for(config, parts), parts, run.path / "validation" / f"step-{done}"
                     )
             run.update_state(step=done, checkpoint=str(path), losses=list(losses))
+            _rotate(
+                checkpoints, path, cfg.checkpoints_total_limit
+            )  # only once the manifest names the new one
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps:
             accelerator.wait_for_everyone()  # no process runs ahead of a checkpoint being written
         if on_step is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,17 @@ def test_curated_seeds_set_the_margin_from_their_spread_and_nan_regresses():
     assert check.compare(agreed, one_seed(19.85))[0].status == "ok"
     assert check.compare(agreed, one_seed(19.7))[0].status == "regressed"
     assert check.compare(curated, one_seed(float("nan")))[0].status == "regressed"
+
+
+def test_a_torn_records_line_is_skipped_and_counted(cli, tmp_path):
+    """A crash mid-write leaves half a line at the end of records.jsonl: report and check go on without it."""
+    _smoke_runs("eval-torn", "2026-01-01T00:00:00+00:00")
+    records = Path(os.environ["AIDBENCH_RESULTS"]) / "runs/eval/eval-torn-aid/records.jsonl"
+    with records.open("a") as handle:
+        handle.write('{"metric": "fvd@seer", "value": 1')
+    curated = tmp_path / "curated/smoke"
+    made = cli("check", "--against", str(curated), "--update", "--preset", "smoke")
+    assert made.code == 0, made
+    assert "1 unreadable line(s)" in made.err and "records.jsonl skipped" in made.err
+    reported = cli("report", "--preset", "smoke", "--out", str(tmp_path / "report"))
+    assert reported.code == 0, reported

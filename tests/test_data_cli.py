@@ -87,6 +87,8 @@ def test_export_then_verify_through_the_ssv2_adapter(cli, tmp_path):
         "data", "export", "synthtvp", "--out", str(out), "--n", "4", "--split", "test", "--preset", "smoke"
     )
     assert exported.code == 0 and "wrote 4 new clips" in exported.out and "16px, 5 frames" in exported.out
+    assert "task move1" in exported.out  # the preset's task, as the smoke run trains and scores it
+    assert json.loads((out / "synthtvp.json").read_text())["task"] == "move1"
     verified = cli(
         "data", "verify", "ssv2", "--root", str(out), "--split", "test", "--preset", "smoke", "--json"
     )

@@ -135,11 +135,51 @@ def test_ucf101_captions_cover_the_101_classes():
     assert len(set(CAPTIONS.values())) == 101
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/../../b", "/etc/passwd", "C:\\x", "..\\x", "  "])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../x",
+        "a/../../b",
+        "/etc/passwd",
+        "C:\\x",
+        "..\\x",
+        "  ",
+        ".",
+        "./",
+        "a//b",
+        "a/./b",
+        "x\0y",
+        "y" * 300,
+    ],
+)
 def test_safe_join_refuses_escapes(tmp_path, bad):
     with pytest.raises(UnsafePath):
         safe_join(tmp_path, bad)
     assert safe_join(tmp_path, "P01/rgb_frames/P01_01") == tmp_path / "P01/rgb_frames/P01_01"
+
+
+def test_a_symlink_below_the_root_that_leads_outside_is_refused_and_counted(tmp_path):
+    """SSv2 rawframes whose clip folder is a link to elsewhere: rejected, counted, never read; a root that is
+    itself a link (data on another disk) is fine."""
+    import json
+
+    from tests.fakes import frames, write_jpgs
+
+    elsewhere = tmp_path / "elsewhere"
+    write_jpgs(elsewhere, frames(18))
+    root = tmp_path / "ssv2"
+    rawframes = root / "rawframes"
+    write_jpgs(rawframes / "1", frames(18))
+    (rawframes / "2").symlink_to(elsewhere, target_is_directory=True)
+    (root / "annotations").mkdir(parents=True)
+    entries = [{"id": "1", "label": "Putting jar on a surface"}, {"id": "2", "label": "Pushing a cup"}]
+    (root / "annotations" / "train.json").write_text(json.dumps(entries))
+    data = open_("ssv2", root, "train")
+    assert [r.clip_id for r in data.refs] == ["1"]
+    assert [(s.clip_id, s.kind) for s in data.skipped] == [("2", "rejected")]
+    linked = tmp_path / "linked-root"
+    linked.symlink_to(root, target_is_directory=True)
+    assert [r.clip_id for r in open_("ssv2", linked, "train").refs] == ["1"]
 
 
 def test_max_clips_caps_the_index(tmp_path):

@@ -100,8 +100,11 @@ def test_fvd_from_folders_with_local_weights_and_the_cache(cli, tmp_path, i3d_we
     listed = cli("stats", "ls", "--json")
     (entry,) = json.loads(listed.out)
     assert entry["clips"] == 18 and entry["family"] == "i3d-logits"  # real features computed once
-    again = cli("eval", "--real", str(real), "--fake", str(fake), *args)
-    assert json.loads(again.out.splitlines()[0])["value"] == fvd_near["value"]
+    bare = ["--metric", "fvd", "--metric", "kvd", *args[4:]]  # the words users type: the paper's protocols
+    again = cli("eval", "--real", str(real), "--fake", str(fake), *bare)
+    first = json.loads(again.out.splitlines()[0])
+    assert first["metric"] == "fvd@seer" and first["value"] == fvd_near["value"]
+    assert "fvd is fvd@seer, the paper's protocol" in again.err and "kvd is kvd@seer" in again.err
     removed = cli("stats", "rm", entry["key"][:6])
     assert removed.code == 0 and cli("stats", "ls").out.strip() == "the feature cache is empty."
 
@@ -252,6 +255,36 @@ def test_weights_fetch_downloads_from_a_local_server(cli, tmp_path, monkeypatch)
     assert refused.code == 1 and "cannot download weights 'i3d'" in refused.err
     with pytest.raises(UserError, match="folder of files"):
         weights.fetch("svd", tmp_path / "weights")
+    for not_https in ("http://example.org/i3d.pt", "file:///etc/passwd", "notaurl"):
+        result = cli("weights", "fetch", "i3d", "--url", not_https)
+        assert result.code == 1 and "not an https address" in result.err and "Traceback" not in result.err
+
+
+def test_weights_fetch_keeps_nothing_when_the_download_is_cut_short(cli, tmp_path):
+    """The server promises more bytes than it sends (a dropped connection): nothing is kept, even where no
+    sha256 is recorded to catch it."""
+
+    class Short(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Length", "3000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1500)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/i3d_pretrained_400.pt"
+        result = cli("weights", "fetch", "inception", "--url", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.code == 1 and "kept nothing" in result.err
+    assert not (tmp_path / "weights").exists() or not list((tmp_path / "weights").iterdir())
 
 
 def test_feature_cache_resumes_clip_by_clip(tmp_path):
@@ -269,6 +302,26 @@ def test_feature_cache_resumes_clip_by_clip(tmp_path):
     assert again[:, 0].tolist() == [0, 1, 2, 3, 4] and first.shape == (3, 1)
     other = cache.features({"k": 2}, videos[:1], compute)
     assert calls[-1] == 1 and other.shape == (1, 1)
+
+
+def test_a_cut_off_or_foreign_cache_file_is_computed_again(tmp_path):
+    """A file cut off mid-write, and a whole file of clip 1's features copied over clip 2's, are both
+    recomputed: neither crashes the evaluation nor changes its numbers."""
+    from aidbench.metrics.cache import clip_key, extractor_key
+
+    cache = FeatureCache(tmp_path / "cache")
+    videos = [np.full((2, 4, 4, 3), i, np.uint8) for i in range(3)]
+
+    def compute(batch):
+        return np.stack([[float(v[0, 0, 0, 0]), 1.0] for v in batch])
+
+    expected = cache.features({"k": 1}, videos, compute)
+    folder = tmp_path / "cache" / extractor_key({"k": 1})
+    first, second, third = (folder / f"{clip_key(v)}.npz" for v in videos)
+    third.write_bytes(third.read_bytes()[:40])
+    second.write_bytes(first.read_bytes())
+    again = cache.features({"k": 1}, videos, compute)
+    np.testing.assert_array_equal(again, expected)
 
 
 def test_fvd_protocol_records_say_everything():
@@ -298,3 +351,21 @@ def test_per_frame_metrics_can_leave_out_the_reference_frames(tmp_path):
         ctx = Context(models={"inception": model}, bootstrap_samples=0, frames=frames, num_ref_frames=1)
         record = FID_CLEAN.compute(load_folder(real, "real"), load_folder(fake, "fake"), ctx)
         assert sum(seen) == 2 * expected and record.protocol["frames"] == frames
+
+
+@pytest.mark.parametrize("key", ["../../runs", "../../../outside", "", "*", "abc/..", "ABC"])
+def test_stats_rm_takes_only_cache_keys(cli, tmp_path, key):
+    """Nothing but a cache entry is ever removed: paths, globs and the empty prefix are refused."""
+    cache = tmp_path / "results/cache/features"
+    entry = cache / ("ab" * 12)
+    entry.mkdir(parents=True)
+    (entry / "meta.json").write_text("{}")
+    runs = tmp_path / "results/runs"
+    runs.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    result = cli("stats", "rm", key)
+    assert result.code == 1 and "no cache key" in result.err, result
+    assert entry.is_dir() and runs.is_dir() and outside.is_dir()
+    assert cli("stats", "rm", "ab").code == 0 and not entry.exists()
+    assert "the feature cache is empty" in cli("stats", "rm", "--all").err

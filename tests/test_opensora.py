@@ -116,5 +116,46 @@ def test_a_saved_state_dict_loads_strictly_and_a_foreign_one_is_refused(tmp_path
         for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
     )
     save_file({"other.weight": torch.zeros(1)}, tmp_path / "model.safetensors")
-    with pytest.raises(UserError, match="is not an STDiT3-XL/2 checkpoint"):
+    with pytest.raises(UserError, match="does not match the STDiT3 of its config.json"):
         load(tmp_path, TINY)
+
+
+def test_the_released_folder_config_sets_the_architecture(tmp_path):
+    """hpcai-tech/OpenSora-STDiT-v3's config.json, its sizes shrunk to TINY's, decides what is built."""
+    from safetensors.torch import save_file
+
+    from aidbench.baselines.opensora import folder_config, load
+
+    published = {
+        "architectures": ["STDiT3"],
+        "caption_channels": TINY.caption_channels,
+        "class_dropout_prob": 0.1,
+        "depth": TINY.depth,
+        "drop_path": 0.0,
+        "enable_flash_attn": False,
+        "enable_layernorm_kernel": False,
+        "enable_sequence_parallelism": False,
+        "freeze_y_embedder": True,
+        "hidden_size": TINY.hidden_size,
+        "in_channels": 4,
+        "input_size": [None, None, None],
+        "input_sq_size": 512,
+        "mlp_ratio": 4.0,
+        "model_max_length": TINY.model_max_length,
+        "model_type": "STDiT3",
+        "num_heads": TINY.num_heads,
+        "only_train_temporal": False,
+        "patch_size": [1, 2, 2],
+        "pred_sigma": True,
+        "qk_norm": True,
+        "skip_y_embedder": False,
+        "torch_dtype": "float32",
+        "transformers_version": "4.36.2",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(published))
+    assert folder_config(tmp_path) == TINY
+    torch.manual_seed(0)
+    model = STDiT3(TINY)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp_path / "model.safetensors")
+    loaded = load(tmp_path)  # no architecture given: the folder's
+    assert loaded.config == TINY

@@ -116,6 +116,20 @@ def test_resume_latest_picks_the_newest_unfinished_run(tmp_path):
     assert runs.resume_run(tmp_path / "results", "train", "latest").run_id == "b-second"
 
 
+@pytest.mark.parametrize("broken", ["{}", "[]", '{"run_id": "x", "status": "failed"}', "null"])
+def test_a_broken_manifest_breaks_no_other_run(tmp_path, broken):
+    second = _start(run_id="b-second")
+    second.manifest["attempts"][-1]["pid"] = 2**22 + 12345
+    second.save()
+    other = tmp_path / "results/runs/train/c-broken"
+    other.mkdir()
+    (other / "manifest.json").write_text(broken)
+    assert [r.run_id for r in runs.list_runs(tmp_path / "results", "train")] == ["b-second"]
+    assert runs.resume_run(tmp_path / "results", "train", "latest").run_id == "b-second"
+    with pytest.raises(UserError, match="is not a run manifest"):
+        runs.resume_run(tmp_path / "results", "train", "c-broken")
+
+
 def test_resume_refuses_a_run_that_is_still_running(tmp_path):
     run = _start(run_id="busy")
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -128,6 +142,35 @@ def test_resume_refuses_a_run_that_is_still_running(tmp_path):
         other.kill()
         other.wait()
     resumed = runs.resume_run(tmp_path / "results", "train", "busy")  # its process is gone now
+    assert [a["status"] for a in resumed.manifest["attempts"]] == ["failed", "running"]
+
+
+def test_a_run_folder_is_locked_for_the_whole_attempt(tmp_path):
+    """Two resumes of one run at once: the second is refused while the first attempt holds the folder,
+    whatever the manifest says; the lock goes with the attempt (and with its process, even on SIGKILL)."""
+    run = _start(run_id="twice")
+    with pytest.raises(RuntimeError), runs.running(run):
+        raise RuntimeError("first attempt fails")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)",
+            str(run.path / ".lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match="run twice is in use by another aidbench process"):
+            runs.resume_run(tmp_path / "results", "train", "twice")
+        assert _manifest(run)["status"] == "failed" and len(_manifest(run)["attempts"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    resumed = runs.resume_run(tmp_path / "results", "train", "twice")
     assert [a["status"] for a in resumed.manifest["attempts"]] == ["failed", "running"]
 
 

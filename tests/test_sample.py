@@ -63,6 +63,8 @@ def test_train_sample_eval_end_to_end(cli, tmp_path):
     manifest["status"] = "failed"
     manifest_path.write_text(json.dumps(manifest))
     (samples.parent.parent / "s2/samples" / clips[1] / "meta.json").unlink()
+    partial = cli("eval", "--run", "s2", "--metric", "psnr@synthtvp")  # an unfinished run is not scored
+    assert partial.code == 1 and "sample run s2 is failed" in partial.err and "--allow-partial" in partial.err
     resumed = cli("sample", "--resume", "s2")
     assert resumed.code == 0 and '"generated": 1' in resumed.out
     assert again.code == 0
@@ -78,7 +80,9 @@ def test_train_sample_eval_end_to_end(cli, tmp_path):
         "eval.bootstrap_samples=10",
     )
     assert scored.code == 0, scored.err
-    assert json.loads(scored.out)["n_fake"] == 4
+    record = json.loads(scored.out)
+    assert record["n_fake"] == 4
+    assert record["bootstrap_samples"] == 10  # --set counts on top of the sample run's own config
 
 
 def test_sampling_mistakes_are_one_sentence(cli, tmp_path):

@@ -60,6 +60,35 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, extra):
     assert resumed.state["losses"] == whole.state["losses"]
 
 
+def test_a_crash_between_checkpoint_and_manifest_resumes_from_the_newest_checkpoint(tmp_path, monkeypatch):
+    """Killed after checkpoint-4 was written but before the manifest named it (the cap is one checkpoint):
+    the resume finds checkpoint-4 on disk, and ends where an uninterrupted run ends."""
+    whole, _ = _train("whole")
+    original = runs.Run.update_state
+
+    def dies_at_step_4(self, **values):
+        if values.get("step") == 4:
+            raise KeyboardInterrupt
+        original(self, **values)
+
+    monkeypatch.setattr(runs.Run, "update_state", dies_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        _train("torn")
+    monkeypatch.setattr(runs.Run, "update_state", original)
+    stopped = runs.load_run(tmp_path / "results", "train", "torn")
+    assert stopped.state["checkpoint"].endswith("checkpoint-2")  # the manifest lags one behind the disk
+    assert sorted(p.name for p in (stopped.path / "checkpoints").iterdir()) == [
+        "checkpoint-2",
+        "checkpoint-4",
+    ]
+    resumed, _ = _train("torn", resume=True)
+    assert resumed.state["losses"] == whole.state["losses"]
+    final_whole = load_file(whole.path / "output" / "trainable.safetensors")
+    final_torn = load_file(resumed.path / "output" / "trainable.safetensors")
+    for key in final_whole:
+        assert (final_whole[key] == final_torn[key]).all(), key
+
+
 def test_checkpoints_come_with_seeded_validation_previews(tmp_path):
     from aidbench.data.video import read_video
 
@@ -180,3 +209,47 @@ def test_a_checkpoint_folder_without_weights_is_one_clear_error(tmp_path):
         checkpoint_weights(tmp_path)
     (tmp_path / "trainable.safetensors").write_bytes(b"")
     assert checkpoint_weights(tmp_path) == tmp_path / "trainable.safetensors"
+
+
+@pytest.mark.parametrize("size", [(16, 16), (40, 56)])
+def test_the_first_frame_embedding_is_the_svd_pipelines(size):
+    """Training's batched first-frame embedding equals diffusers' SVD pipeline's `_encode_image` on the
+    same frames given as images (resize to 224², CLIP normalisation), up and down in size."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from aidbench.data.clips import to_model
+    from aidbench.model.components import tiny_svd
+    from aidbench.model.train import first_frame_embedding
+
+    svd = tiny_svd(0)
+    frames = np.random.default_rng(0).integers(0, 256, (3, *size, 3), dtype=np.uint8)
+    ours = first_frame_embedding(svd, to_model(frames))
+    pipeline = torch.cat([svd._encode_image(Image.fromarray(f), "cpu", 1, False) for f in frames])
+    assert ours.shape == pipeline.shape == (3, 1, svd.image_encoder.config.projection_dim)
+    torch.testing.assert_close(ours, pipeline, atol=1e-5, rtol=1e-4)
+
+
+def test_a_full_disk_is_one_sentence_and_a_failed_run(cli, tmp_path, monkeypatch):
+    import errno
+
+    from aidbench.model import train as training
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "results/runs/train/full"))
+
+    monkeypatch.setattr(training, "_save_checkpoint", full)
+    args = ["--preset", "smoke", *(x for s in SETTINGS for x in ("--set", s))]
+    result = cli("train", "aid", *args, "--run-id", "full")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "error: No space left on device" in result.err and "free some space" in result.err
+    run = runs.load_run(tmp_path / "results", "train", "full")
+    assert run.status == "failed" and "No space left on device" in run.manifest["error"]["message"]
+
+
+def test_a_missing_state_cache_is_refused_before_a_run_starts(cli, tmp_path):
+    args = ["--preset", "smoke", *(x for s in SETTINGS for x in ("--set", s))]
+    result = cli("train", "aid", *args, "--set", "model.mcondition.states_source=cache")
+    assert result.code == 1 and "no state cache at" in result.err and "aidbench data states" in result.err
+    assert not (tmp_path / "results/runs/train").exists()  # nothing started, nothing left behind

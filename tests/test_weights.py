@@ -62,3 +62,13 @@ def test_verify_compares_the_recorded_sha256(tmp_path, monkeypatch):
 def test_unknown_weight_names():
     with pytest.raises(UsageError, match="unknown weights 'incepton'; did you mean 'inception'"):
         weights.get("incepton")
+
+
+def test_no_weight_is_looked_for_in_a_world_writable_folder(tmp_path):
+    """Anyone on the machine can write /tmp: a weights file found there could be anyone's."""
+    import stat
+
+    for weight in weights.KNOWN.values():
+        for place in weights.candidates(weight, tmp_path / "w")[1:]:
+            folder = next((p for p in place.parents if p.exists()), None)
+            assert folder is None or not folder.stat().st_mode & stat.S_IWOTH, (weight.name, place)

@@ -2,7 +2,7 @@
 cap, for the systems of supplementary Tables 3-4 (aid, aid-fullft, svd-fullft, opensora-fullft, videofusion).
 
 An iteration is what a `train` run does per step minus data loading: frozen encoders, the denoiser's forward
-and backward, AdamW's update, under the config's switches (mixed precision, frozen dtype, attention,
+and backward, AdamW's update (and the weights' moving average where train.ema_decay asks for one), under the config's switches (mixed precision, frozen dtype, attention,
 gradient checkpointing, channels-last). The time is the median over timed steps after warm-up. Each system
 is measured in a fresh process (spawned) so one system's memory never counts against the next.
 """
@@ -42,6 +42,7 @@ class Session:
     def __init__(self, system: str, config: Config, device: torch.device):
         from aidbench.bench.systems import trainee
         from aidbench.model import speed
+        from aidbench.model.train import optimizer_for
 
         self.system, self.config, self.device = system, config, device
         with torch.device(device):  # weights initialised on the device: fast for billions of them
@@ -51,13 +52,7 @@ class Session:
         speed.apply(config.train, self.trainee.denoiser, self.trainee.frozen)
         self.trainee.denoiser.train()
         self.parameters = [p for p in self.trainee.denoiser.parameters() if p.requires_grad]
-        cfg = config.train
-        self.optimizer = torch.optim.AdamW(
-            self.parameters,
-            lr=cfg.learning_rate,
-            betas=(cfg.adam_beta1, cfg.adam_beta2),
-            eps=cfg.adam_epsilon,
-        )
+        self.optimizer, self.ema = optimizer_for(config.train, self.parameters)
 
     def step(self, batch_clips: list, index: int) -> float:
         from aidbench.model.train import step_generator
@@ -69,6 +64,8 @@ class Session:
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.parameters)
         harness.sync(self.device)
         return time.perf_counter() - start
 

@@ -33,18 +33,34 @@ class TooManyBadClips(UserError):
 
 
 class UnsafePath(Exception):
-    """An id or path from an annotation file that is absolute or climbs out with '..'."""
+    """An id or path from an annotation file that could name something other than one entry below its root."""
+
+
+NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows file systems
 
 
 def safe_join(base: Path, relative: str) -> Path:
-    """base / relative, refusing absolute paths and '..' so annotation files cannot point outside base."""
-    text = str(relative).strip()
-    if not text:
+    """base / relative for a path that comes from a dataset or a user: refused (UnsafePath) when it is empty,
+    absolute, holds '..', '.', an empty component, a NUL or a component longer than the file system
+    allows, or when a symbolic link below `base` leads it outside `base`."""
+    text = str(relative)
+    if not text.strip():
         raise UnsafePath("empty path")
+    if "\0" in text:
+        raise UnsafePath("a NUL character")
     for flavour in (PurePosixPath(text), PureWindowsPath(text)):
-        if flavour.is_absolute() or flavour.drive or ".." in flavour.parts:
-            raise UnsafePath(f"'{text}' is absolute or contains '..'")
-    return base / text
+        if flavour.is_absolute() or flavour.drive:
+            raise UnsafePath(f"'{text[:80]}' is absolute")
+    for part in text.replace("\\", "/").split("/"):
+        if part in ("", ".", ".."):
+            raise UnsafePath(f"'{text[:80]}' holds an empty, '.' or '..' component")
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise UnsafePath(f"a name of {len(part)} characters, longer than file systems allow")
+    path = Path(base) / text
+    root = Path(base).resolve()
+    if not path.resolve().is_relative_to(root):
+        raise UnsafePath(f"'{text[:80]}' leads outside {base} through a symbolic link")
+    return path
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """CLIPSIM: mean over frames of 100 × cos(CLIP image embedding, CLIP text embedding), per video.
 
-OpenAI CLIP ViT-B/32 through open_clip from a local weights file. open_clip cannot infer QuickGELU from a
-file path, so the architecture is named `ViT-B-32-quickgelu` explicitly. AID's Table 6 reports this ×100
-(ground truth 27.80). torchmetrics' CLIPScore is max(100 · cos, 0) per pair: the same number whenever the
+OpenAI CLIP ViT-B/32 (QuickGELU, as OpenAI trained it) in open_clip, from a local file in either form
+OpenAI's weights come in: the TorchScript archive OpenAI publishes (`ViT-B-32.pt`, read only when its
+sha256 is the published one, since an archive carries code) or its state dict (`torch.load` with
+`weights_only=True`). AID's Table 6 reports this ×100 (ground truth 27.80). torchmetrics' CLIPScore is max(100 · cos, 0) per pair: the same number whenever the
 cosine is positive, as it is for real image-text pairs.
 """
 
@@ -15,17 +16,56 @@ import numpy as np
 ARCHITECTURE = "ViT-B-32-quickgelu"
 
 
+def openai_state_dict(path: str | Path, sha256: str) -> dict:
+    """The weights of an OpenAI CLIP file: its TorchScript archive (the published file, by its sha256) or a
+    plain state dict; anything else is one clear error."""
+    import pickle  # only for its error type: nothing is unpickled but by torch.load(weights_only=True)
+    import warnings
+    import zipfile
+
+    import torch
+
+    from aidbench.errors import UserError
+    from aidbench.weights import get
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"CLIP weights {path} do not exist; run `aidbench weights fetch clip`.")
+    try:
+        with warnings.catch_warnings():  # torch warns before it refuses an archive, which is handled
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        if "TorchScript" not in str(err):
+            raise UserError(f"{path} is not a CLIP weights file torch can read ({err}).") from None
+        if sha256 != get("clip").sha256:
+            raise UserError(
+                f"{path} is a TorchScript archive that is not OpenAI's published ViT-B-32.pt (sha256 "
+                f"{sha256}); aidbench runs no other archive's code: pass its state dict instead."
+            ) from None
+        state = torch.jit.load(str(path), map_location="cpu").state_dict()
+    if isinstance(state, dict) and "state_dict" in state:  # a training checkpoint around the weights
+        state = {k.removeprefix("module."): v for k, v in state["state_dict"].items()}
+    if not isinstance(state, dict) or "visual.proj" not in state:
+        raise UserError(f"{path} holds no OpenAI CLIP ViT weights (no 'visual.proj').")
+    return dict(state)
+
+
 class CLIPSimilarity:
     def __init__(self, weights: str | Path | None, device: str = "cpu", model=None, preprocess=None):
         import open_clip
+        from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+        from open_clip.model import build_model_from_openai_state_dict
 
         from aidbench.weights import sha256_file
 
-        if model is None:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                ARCHITECTURE, pretrained=str(weights), device=device
-            )
         self.weights_sha256 = sha256_file(weights) if weights else None
+        if model is None:
+            state = openai_state_dict(weights, self.weights_sha256)
+            model = build_model_from_openai_state_dict(state, cast_dtype=None).float().to(device)
+            preprocess = open_clip.image_transform(
+                model.visual.image_size, is_train=False, mean=OPENAI_DATASET_MEAN, std=OPENAI_DATASET_STD
+            )
         self.model, self.preprocess, self.device = model.eval(), preprocess, device
         self.tokenizer = open_clip.get_tokenizer(ARCHITECTURE)
 

@@ -22,8 +22,12 @@ def metric_objects(names: list[str]) -> list:
     return [registry.load("metric", name) for name in names]
 
 
-def context(config: Config, metrics: list, explicit: dict[str, str], device: str = "cpu") -> Context:
-    """Resolve every weight the metrics need (one clear error for a missing one) and the feature cache."""
+def context(config: Config, metrics: list, explicit: dict[str, str], device: str | None = None) -> Context:
+    """Resolve every weight the metrics need (one clear error for a missing one), the device (`device`, else
+    the config's: auto is CUDA where torch sees a GPU) and the feature cache."""
+    from aidbench import environment
+
+    device = environment.device(device or config.device)["kind"]
     needed = {w for metric in metrics for w in metric.weights}
     if "i3d-torchscript" in explicit:
         needed.add("i3d-torchscript")

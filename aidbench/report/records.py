@@ -136,6 +136,32 @@ def _train_run(sample_manifest: dict[str, Any]) -> tuple[str | None, str | None]
     return None, None
 
 
+RECORD_FIELDS = ("metric", "value", "ci_low", "ci_high", "confidence", "n_fake")
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """An eval run's records.jsonl; a torn or foreign line (a crash mid-write, an edit) is skipped and
+    counted in one warning, never a crash."""
+    records, torn = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or any(k not in record for k in RECORD_FIELDS):
+                raise ValueError("fields missing")
+            float(record["value"]), int(record["n_fake"])
+        except (ValueError, TypeError):
+            torn += 1
+            continue
+        records.append(record)
+    if torn:
+        from aidbench.progress import warn
+
+        warn(f"{torn} unreadable line(s) in {path} skipped.")
+    return records
+
+
 def scan(results: str | Path) -> list[Measurement]:
     """Every record of every finished eval run under `<results>/runs/eval/`, oldest run first."""
     results = Path(results)
@@ -150,10 +176,7 @@ def scan(results: str | Path) -> list[Measurement]:
         system = system or config.get("model", {}).get("name")
         train_run, trained_on = _train_run(sample_manifest or {})
         settings = {**flatten(config), "trained_on": trained_on}
-        for line in (run.path / "records.jsonl").read_text().splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
+        for record in read_records(run.path / "records.jsonl"):
             found.append(
                 Measurement(
                     system=system,

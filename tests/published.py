@@ -1,0 +1,441 @@
+"""Weights folders in the layouts their publishers ship, at tiny sizes with random values.
+
+Each builder writes the public file names, the config fields the public config files carry (values
+shrunk where they set a size, everything else as published, `torch_dtype` included) and tensors under
+the public key names, in the published dtype of each file. Nothing here is written by aidbench's own
+save code, so a loader that only reads what aidbench saved fails these layouts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+# stabilityai/stable-video-diffusion-img2vid: model_index.json
+SVD_MODEL_INDEX = {
+    "_class_name": "StableVideoDiffusionPipeline",
+    "_diffusers_version": "0.24.0.dev0",
+    "feature_extractor": ["transformers", "CLIPImageProcessor"],
+    "image_encoder": ["transformers", "CLIPVisionModelWithProjection"],
+    "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+    "unet": ["diffusers", "UNetSpatioTemporalConditionModel"],
+    "vae": ["diffusers", "AutoencoderKLTemporalDecoder"],
+}
+# unet/config.json, sizes shrunk (published: block_out_channels [320, 640, 1280, 1280], 4 levels,
+# cross_attention_dim 1024, num_attention_heads [5, 10, 20, 20], addition_time_embed_dim 256,
+# projection_class_embeddings_input_dim 768; img2vid-xt: num_frames 25)
+SVD_UNET = {
+    "_class_name": "UNetSpatioTemporalConditionModel",
+    "_diffusers_version": "0.24.0.dev0",
+    "addition_time_embed_dim": 8,
+    "block_out_channels": [32, 64],
+    "cross_attention_dim": 32,
+    "down_block_types": ["CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"],
+    "in_channels": 8,
+    "layers_per_block": 1,
+    "num_attention_heads": [2, 4],
+    "num_frames": 14,
+    "out_channels": 4,
+    "projection_class_embeddings_input_dim": 24,
+    "sample_size": 96,
+    "transformer_layers_per_block": 1,
+    "up_block_types": ["UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"],
+}
+# vae/config.json (published: block_out_channels [128, 256, 512, 512], layers_per_block 2)
+SVD_VAE = {
+    "_class_name": "AutoencoderKLTemporalDecoder",
+    "_diffusers_version": "0.24.0.dev0",
+    "block_out_channels": [32, 32],
+    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"],
+    "force_upcast": True,
+    "in_channels": 3,
+    "latent_channels": 4,
+    "layers_per_block": 1,
+    "out_channels": 3,
+    "sample_size": 768,
+    "scaling_factor": 0.18215,
+}
+# image_encoder/config.json (published: hidden_size 1280, intermediate_size 5120, 32 layers, 16 heads,
+# patch_size 14, projection_dim 1024). Its "torch_dtype": "float16" is as published.
+SVD_IMAGE_ENCODER = {
+    "architectures": ["CLIPVisionModelWithProjection"],
+    "attention_dropout": 0.0,
+    "dropout": 0.0,
+    "hidden_act": "gelu",
+    "hidden_size": 32,
+    "image_size": 224,
+    "initializer_factor": 1.0,
+    "initializer_range": 0.02,
+    "intermediate_size": 37,
+    "layer_norm_eps": 1e-05,
+    "model_type": "clip_vision_model",
+    "num_attention_heads": 2,
+    "num_channels": 3,
+    "num_hidden_layers": 1,
+    "patch_size": 32,
+    "projection_dim": 32,
+    "torch_dtype": "float16",
+    "transformers_version": "4.34.0.dev0",
+}
+SVD_SCHEDULER = {
+    "_class_name": "EulerDiscreteScheduler",
+    "_diffusers_version": "0.24.0.dev0",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "interpolation_type": "linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "set_alpha_to_one": False,
+    "sigma_max": 700.0,
+    "sigma_min": 0.002,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "timestep_type": "continuous",
+    "trained_betas": None,
+    "use_karras_sigmas": True,
+}
+SVD_FEATURE_EXTRACTOR = {
+    "crop_size": {"height": 224, "width": 224},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "feature_extractor_type": "CLIPFeatureExtractor",
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_processor_type": "CLIPImageProcessor",
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "resample": 3,
+    "rescale_factor": 0.00392156862745098,
+    "size": {"shortest_edge": 224},
+}
+# Key names of the published image_encoder/model.safetensors that a renamed module would break.
+SVD_IMAGE_ENCODER_KEYS = (
+    "vision_model.embeddings.class_embedding",
+    "vision_model.embeddings.patch_embedding.weight",
+    "vision_model.embeddings.position_embedding.weight",
+    "vision_model.pre_layrnorm.weight",
+    "vision_model.encoder.layers.0.self_attn.q_proj.weight",
+    "vision_model.encoder.layers.0.mlp.fc1.weight",
+    "vision_model.post_layernorm.bias",
+    "visual_projection.weight",
+)
+
+
+def _json(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")
+
+
+def _save(module: torch.nn.Module, dtype: torch.dtype, path: Path) -> None:
+    """A state dict in one dtype, with the metadata the publishers' safetensors files carry."""
+    tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def svd_folder(root: Path, variants: tuple[str, ...] = ("fp16",), seed: int = 0) -> Path:
+    """stable-video-diffusion-img2vid as downloaded: `variants` among "full" (`*.safetensors`, float32)
+    and "fp16" (`*.fp16.safetensors`, float16) — the fp16-only download is `("fp16",)`."""
+    from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    def fields(config: dict) -> dict:
+        return {k: v for k, v in config.items() if not k.startswith("_")}
+
+    torch.manual_seed(seed)
+    unet = UNetSpatioTemporalConditionModel(**fields(SVD_UNET))
+    vae = AutoencoderKLTemporalDecoder(**fields(SVD_VAE))
+    vision = {k: v for k, v in fields(SVD_IMAGE_ENCODER).items() if k not in ("architectures", "torch_dtype")}
+    vision.pop("transformers_version")
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**vision))
+    keys = set(encoder.state_dict())
+    missing = [k for k in SVD_IMAGE_ENCODER_KEYS if k not in keys]
+    assert not missing, f"transformers renamed CLIP's published keys: {missing}"
+
+    folder = root / "stable-video-diffusion-img2vid"
+    _json(folder / "model_index.json", SVD_MODEL_INDEX)
+    _json(folder / "unet" / "config.json", SVD_UNET)
+    _json(folder / "vae" / "config.json", SVD_VAE)
+    _json(folder / "image_encoder" / "config.json", SVD_IMAGE_ENCODER)
+    _json(folder / "scheduler" / "scheduler_config.json", SVD_SCHEDULER)
+    _json(folder / "feature_extractor" / "preprocessor_config.json", SVD_FEATURE_EXTRACTOR)
+    for variant in variants:
+        dtype, suffix = (torch.float32, "") if variant == "full" else (torch.float16, ".fp16")
+        _save(unet, dtype, folder / "unet" / f"diffusion_pytorch_model{suffix}.safetensors")
+        _save(vae, dtype, folder / "vae" / f"diffusion_pytorch_model{suffix}.safetensors")
+        _save(encoder, dtype, folder / "image_encoder" / f"model{suffix}.safetensors")
+    return folder
+
+
+def openai_clip(root: Path, form: str, seed: int = 0) -> Path:
+    """OpenAI's CLIP ViT-B/32 file at a tiny width: "jit" is the TorchScript archive OpenAI publishes
+    (`ViT-B-32.pt`, a traced model whose state carries `input_resolution`, `context_length` and
+    `vocab_size`), "state" the same weights as a plain `torch.save`d state dict. OpenAI's key names are
+    open_clip's; the vocabulary and context length are the real ones, so the real tokenizer runs."""
+    import open_clip
+
+    torch.manual_seed(seed)
+    model = open_clip.model.CLIP(
+        embed_dim=32,
+        vision_cfg=open_clip.model.CLIPVisionCfg(layers=1, width=64, patch_size=32, image_size=224),
+        text_cfg=open_clip.model.CLIPTextCfg(
+            context_length=77, vocab_size=49408, width=64, heads=1, layers=1
+        ),
+        quick_gelu=True,
+    ).eval()
+    for name, value in (("input_resolution", 224), ("context_length", 77), ("vocab_size", 49408)):
+        model.__dict__.pop(name, None)  # open_clip keeps two of them as plain ints; OpenAI's file as tensors
+        model.register_buffer(name, torch.tensor(value))
+    model.attn_mask = model._buffers.pop("attn_mask")  # OpenAI's causal mask is no buffer: not in the file
+    path = root / "ViT-B-32.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if form == "state":
+        torch.save(model.state_dict(), path)
+        return path
+    images, text = torch.zeros(1, 3, 224, 224), torch.zeros(1, 77, dtype=torch.long)
+    traced = torch.jit.trace_module(
+        model, {"forward": (images, text), "encode_image": (images,), "encode_text": (text,)}
+    )
+    torch.jit.save(traced, str(path))
+    return path
+
+
+# DeepFloyd/t5-v1_1-xxl: config.json, sizes shrunk (published: d_model 4096, d_ff 10240, 24 layers, 64 heads)
+T5_CONFIG = {
+    "architectures": ["T5EncoderModel"],
+    "d_ff": 32,
+    "d_kv": 8,
+    "d_model": 16,
+    "decoder_start_token_id": 0,
+    "dense_act_fn": "gelu_new",
+    "dropout_rate": 0.1,
+    "eos_token_id": 1,
+    "feed_forward_proj": "gated-gelu",
+    "initializer_factor": 1.0,
+    "is_encoder_decoder": True,
+    "is_gated_act": True,
+    "layer_norm_epsilon": 1e-06,
+    "model_type": "t5",
+    "num_decoder_layers": 2,
+    "num_heads": 2,
+    "num_layers": 2,
+    "output_past": True,
+    "pad_token_id": 0,
+    "relative_attention_max_distance": 128,
+    "relative_attention_num_buckets": 32,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
+    "transformers_version": "4.21.0.dev0",
+    "use_cache": True,
+    "vocab_size": 32128,
+}
+T5_EXTRA_IDS = [f"<extra_id_{i}>" for i in range(100)]
+T5_TOKENIZER_CONFIG = {
+    "additional_special_tokens": T5_EXTRA_IDS,
+    "eos_token": "</s>",
+    "extra_ids": 100,
+    "model_max_length": 512,
+    "name_or_path": "t5-v1_1-xxl",
+    "pad_token": "<pad>",
+    "sp_model_kwargs": {},
+    "special_tokens_map_file": None,
+    "tokenizer_class": "T5Tokenizer",
+    "unk_token": "<unk>",
+}
+T5_SPECIAL_TOKENS = {
+    "additional_special_tokens": T5_EXTRA_IDS,
+    "eos_token": "</s>",
+    "pad_token": "<pad>",
+    "unk_token": "<unk>",
+}
+
+
+def sentencepiece_model(path: Path, vocab_size: int = 32, llama: bool = False) -> None:
+    """A SentencePiece unigram model, trained here on a few sentences, with the special ids of T5's
+    `spiece.model` (pad 0, eos 1, unk 2) or of Llama's `tokenizer.model` (unk 0, bos 1, eos 2)."""
+    import io
+
+    import sentencepiece
+
+    text = [
+        "putting a jar on a surface",
+        "moving the red square to the left",
+        "pushing something from right to left",
+        "removing the blue circle from the table",
+        "placing the green triangle above the yellow square",
+    ] * 20
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(text),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        minloglevel=2,
+        **(
+            dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
+            if llama
+            else dict(pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+        ),
+    )
+    path.write_bytes(model.getvalue())
+
+
+def t5_folder(root: Path, seed: int = 0) -> Path:
+    """DeepFloyd/t5-v1_1-xxl as downloaded: config.json, the encoder's weights in two safetensors shards
+    with their index, and the SentencePiece tokenizer (`spiece.model`, no `tokenizer.json`)."""
+    from transformers import T5Config, T5EncoderModel
+
+    folder = root / "t5-v1_1-xxl"
+    folder.mkdir(parents=True, exist_ok=True)
+    _json(folder / "config.json", T5_CONFIG)
+    _json(folder / "tokenizer_config.json", T5_TOKENIZER_CONFIG)
+    _json(folder / "special_tokens_map.json", T5_SPECIAL_TOKENS)
+    sentencepiece_model(folder / "spiece.model")
+    fields = {
+        k: v
+        for k, v in T5_CONFIG.items()
+        if k not in ("architectures", "torch_dtype", "transformers_version")
+    }
+    torch.manual_seed(seed)
+    model = T5EncoderModel(T5Config(**fields))
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors.pop("encoder.embed_tokens.weight", None)  # tied to shared.weight: stored once, as published
+    names = sorted(tensors)
+    shards = [names[: len(names) // 2], names[len(names) // 2 :]]
+    weight_map = {}
+    for index, keys in enumerate(shards, start=1):
+        name = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
+        save_file({k: tensors[k] for k in keys}, folder / name, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(keys, name))
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    _json(
+        folder / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
+    )
+    return folder
+
+
+# llava-hf/llava-1.5-7b-hf: config.json, sizes shrunk (published text model: Vicuna-7B's Llama defaults;
+# vision: hidden 1024, 24 layers, 16 heads, intermediate 4096). Image and pad tokens follow the tiny
+# tokenizer's vocabulary (published: 32000 and 32001 after Llama's 32000 pieces).
+LLAVA_CONFIG = {
+    "architectures": ["LlavaForConditionalGeneration"],
+    "ignore_index": -100,
+    "image_token_index": 32,
+    "model_type": "llava",
+    "pad_token_id": 33,
+    "projector_hidden_act": "gelu",
+    "text_config": {
+        "_name_or_path": "lmsys/vicuna-7b-v1.5",
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "max_position_embeddings": 4096,
+        "model_type": "llama",
+        "num_attention_heads": 2,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-05,
+        "torch_dtype": "float16",
+        "vocab_size": 64,
+    },
+    "tie_word_embeddings": False,
+    "torch_dtype": "float16",
+    "transformers_version": "4.36.0.dev0",
+    "vision_config": {
+        "hidden_size": 32,
+        "image_size": 336,
+        "intermediate_size": 64,
+        "model_type": "clip_vision_model",
+        "num_attention_heads": 2,
+        "num_hidden_layers": 2,
+        "patch_size": 14,
+        "projection_dim": 32,
+        "vocab_size": 32000,
+    },
+    "vision_feature_layer": -2,
+    "vision_feature_select_strategy": "default",
+    "vocab_size": 64,
+}
+LLAVA_PREPROCESSOR = {
+    "crop_size": {"height": 336, "width": 336},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_processor_type": "CLIPImageProcessor",
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "processor_class": "LlavaProcessor",
+    "resample": 3,
+    "rescale_factor": 0.00392156862745098,
+    "size": {"shortest_edge": 336},
+}
+LLAVA_PROCESSOR = {
+    "image_token": "<image>",
+    "num_additional_image_tokens": 1,
+    "patch_size": 14,
+    "processor_class": "LlavaProcessor",
+    "vision_feature_select_strategy": "default",
+}
+# transformers 5 names the modules differently from the published files; its loader maps them back.
+LLAVA_PUBLISHED_PREFIXES = (
+    ("model.language_model.", "language_model.model."),
+    ("lm_head.", "language_model.lm_head."),
+    ("model.vision_tower.", "vision_tower."),
+    ("model.multi_modal_projector.", "multi_modal_projector."),
+)
+
+
+def llava_folder(root: Path, seed: int = 0) -> Path:
+    """llava-1.5-7b-hf as downloaded: config.json, float16 weights in three safetensors shards under the
+    published key names (`language_model.model.…`, `vision_tower.…`, `multi_modal_projector.…`) with
+    their index, a Llama SentencePiece tokenizer with `<image>` and `<pad>` added, and the image
+    processor and processor configs."""
+    from transformers import AutoTokenizer, LlavaConfig, LlavaForConditionalGeneration
+
+    folder = root / "llava-1.5-7b-hf"
+    folder.mkdir(parents=True, exist_ok=True)
+    sentencepiece_model(folder / "tokenizer.model", llama=True)
+    _json(folder / "tokenizer_config.json", {"tokenizer_class": "LlamaTokenizer", "legacy": False})
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))  # converted from tokenizer.model, as Llama's was
+    tokenizer.add_tokens(["<image>"], special_tokens=True)
+    tokenizer.add_special_tokens({"pad_token": "<pad>"})
+    assert tokenizer.convert_tokens_to_ids(["<image>", "<pad>"]) == [32, 33]
+    tokenizer.save_pretrained(str(folder))  # tokenizer.json, tokenizer_config.json, special_tokens_map.json
+    _json(folder / "config.json", LLAVA_CONFIG)
+    _json(folder / "preprocessor_config.json", LLAVA_PREPROCESSOR)
+    _json(folder / "processor_config.json", LLAVA_PROCESSOR)
+
+    fields = {
+        k: v
+        for k, v in LLAVA_CONFIG.items()
+        if k not in ("architectures", "torch_dtype", "transformers_version")
+    }
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(LlavaConfig(**fields))
+    tensors = {}
+    for key, value in model.state_dict().items():
+        for ours, theirs in LLAVA_PUBLISHED_PREFIXES:
+            if key.startswith(ours):
+                key = theirs + key.removeprefix(ours)
+                break
+        tensors[key] = value.detach().to(torch.float16).contiguous()
+    names = sorted(tensors)
+    shards = [names[i::3] for i in range(3)]
+    weight_map = {}
+    for index, keys in enumerate(shards, start=1):
+        name = f"model-{index:05d}-of-00003.safetensors"
+        save_file({k: tensors[k] for k in keys}, folder / name, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(keys, name))
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    _json(
+        folder / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
+    )
+    return folder
