@@ -15,6 +15,19 @@ from typing import Any
 from aidbench.errors import UserError
 
 
+def _umask() -> int:
+    """The process's umask, read once at import (reading it means setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# What open() would give: temporary files and folders (0600, 0700) get these before they are renamed into
+# place, so a results folder shared with a group on a cluster stays readable by it.
+FILE_MODE = 0o666 & ~_umask()
+DIR_MODE = 0o777 & ~_umask()
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     try:
@@ -26,6 +39,7 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp's 0600 would hide results from the group
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from aidbench import atomic
 from aidbench.errors import UsageError, UserError, did_you_mean
 
 
@@ -223,6 +224,7 @@ def fetch(name: str, weights_dir: str | Path, url: str | None = None, timeout: f
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.fchmod(fd, atomic.FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source, timeout=timeout) as response:
             if not _allowed(response.geturl()):

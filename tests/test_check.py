@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aidbench import runs
-from aidbench.errors import UsageError
+from aidbench.errors import UsageError, UserError
 from aidbench.report import check
 from tests import fake_runs
 
@@ -167,3 +167,18 @@ def test_a_torn_records_line_is_skipped_and_counted(cli, tmp_path):
     assert "1 unreadable line(s)" in made.err and "records.jsonl skipped" in made.err
     reported = cli("report", "--preset", "smoke", "--out", str(tmp_path / "report"))
     assert reported.code == 0, reported
+
+
+def test_a_non_finite_value_is_refused_in_records(tmp_path):
+    from aidbench.config import resolve
+    from aidbench.metrics.evaluate import write_records
+    from aidbench.metrics.suite import Record
+    from aidbench.metrics.videoset import VideoSet
+
+    run = runs.start_run("eval", resolve(preset="smoke"), run_id="nan", argv=["test"], device={"kind": "cpu"})
+    empty = VideoSet(None, [], [])
+    with pytest.raises(UserError, match="fvd@seer came out non-finite"):
+        write_records(
+            run, [Record("fvd@seer", float("nan"), 1.0, 2.0, 0.95, 0, 3, 3, {}, {})], empty, empty, {}
+        )
+    assert not (run.path / "records.jsonl").exists()

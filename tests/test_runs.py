@@ -245,3 +245,19 @@ def test_reproduce_resumes_after_the_last_finished_stage(tmp_path):
         "done",
     ]
     assert set(_manifest(run)["state"]["stages"]) == {"one", "flaky", "three"}
+
+
+def test_results_are_readable_by_the_group(tmp_path):
+    """Atomic writes go through mkstemp and mkdtemp (0600, 0700): the files and sample folders they rename
+    into place carry the modes open() and mkdir() would give under the umask, so a results folder shared on
+    a cluster stays readable by the group."""
+    import numpy as np
+
+    from aidbench.data.video import write_png_frames
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = atomic.write_text(tmp_path / "a.json", "{}")
+    folder = write_png_frames(tmp_path / "clip", np.zeros((2, 4, 4, 3), np.uint8))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask

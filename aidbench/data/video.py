@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aidbench.atomic import DIR_MODE, FILE_MODE
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".webm", ".mp4", ".avi", ".mkv", ".mov", ".m4v")
 
@@ -173,6 +175,7 @@ def write_png_frames(folder: Path, frames: np.ndarray, prefix: str = "frame_", s
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    tmp.chmod(DIR_MODE)
     try:
         for i, frame in enumerate(frames):
             Image.fromarray(frame).save(tmp / f"{prefix}{start + i:05d}.png", compress_level=1)
@@ -198,6 +201,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float = 8.0, lossless: bool
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)  # PyAV opens the file by name and overwrites it
     height, width = frames.shape[1:3]
     if suffix == ".mp4":

@@ -93,8 +93,16 @@ def write_records(
 ) -> Path:
     """An eval run's records.jsonl and the state that traces them (`sources`: the real and generated
     sets, as report/records.py reads them back)."""
+    import math
+
     from aidbench import atomic
 
+    for r in records:
+        if not all(math.isfinite(v) for v in (r.value, r.ci_low, r.ci_high)):
+            raise UserError(
+                f"{r.metric} came out non-finite ({r.value}, [{r.ci_low}, {r.ci_high}]) on {r.n_fake} generated "
+                "clips: no record is written; check the videos (blank or constant clips) and the clip count."
+            )
     path = run.path / "records.jsonl"
     if run.writer:  # every process computed the same records; the main one writes them
         atomic.write_text(path, "".join(r.to_json() + "\n" for r in records))
