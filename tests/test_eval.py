@@ -149,6 +149,24 @@ def test_eval_errors_are_one_sentence(cli, tmp_path, i3d_weights, setup, message
         assert "aidbench weights fetch i3d" in result.err
 
 
+@pytest.mark.parametrize(
+    ("metric", "clips", "frames", "message"),
+    [
+        ("kvd@seer", 1, 10, "needs at least 2 clips on each side"),
+        ("fvd@styleganv", 3, 12, "scores 16 frames; the clips have 12"),
+        ("fvd@seer", 3, 8, "I3D needs clips of at least 9 frames"),
+    ],
+)
+def test_clips_a_metric_cannot_score_are_one_sentence(
+    cli, tmp_path, i3d_weights, metric, clips, frames, message
+):
+    real = _clips(tmp_path / "real", clips, 1, t=frames)
+    fake = _clips(tmp_path / "fake", clips, 2, t=frames)
+    args = ["--metric", metric, "--weights", f"i3d={i3d_weights}", "--set", "eval.bootstrap_samples=0"]
+    result = cli("eval", "--real", str(real), "--fake", str(fake), *args)
+    assert result.code == 1 and message in result.err and "Traceback" not in result.err, result
+
+
 def test_eval_of_a_sampling_run_reads_the_real_clips_from_its_dataset(cli, tmp_path):
     from aidbench.data import synthtvp
 

@@ -75,7 +75,7 @@ def test_fvd_matches_cd_fvd_where_settings_agree(i3d_weights):
 
 def test_too_few_frames_and_wrong_weights_are_clear(i3d_weights, tmp_path):
     model = i3d.load(i3d_weights)
-    with pytest.raises(ValueError, match="at least 9 frames"):
+    with pytest.raises(UserError, match="at least 9 frames"):
         model(torch.zeros(1, 3, 8, 224, 224))
     bad = tmp_path / "other.pt"
     torch.save({"conv.weight": torch.zeros(1)}, bad)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from aidbench.errors import UserError
 from aidbench.metrics import frechet, kernel
 
 SIZE = 224
@@ -51,8 +52,9 @@ def preprocess(videos: np.ndarray, protocol: VideoProtocol):
     videos = np.asarray(videos)
     if protocol.num_frames is not None:
         if videos.shape[1] < protocol.num_frames:
-            raise ValueError(
-                f"{protocol.name} scores {protocol.num_frames} frames; the clips have {videos.shape[1]}"
+            raise UserError(
+                f"{protocol.name} scores {protocol.num_frames} frames; the clips have {videos.shape[1]}: "
+                "use fvd@seer, which scores clips of any length from 9 frames"
             )
         videos = videos[:, : protocol.num_frames]
     b, t, h, w, _ = videos.shape

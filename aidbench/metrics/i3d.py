@@ -131,7 +131,7 @@ class InceptionI3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) in [-1, 1], T ≥ 9, 224² → (B, num_classes) logits averaged over time."""
         if x.shape[2] < MIN_FRAMES:
-            raise ValueError(f"I3D needs at least {MIN_FRAMES} frames, got {x.shape[2]}")
+            raise UserError(f"I3D needs clips of at least {MIN_FRAMES} frames; these have {x.shape[2]}.")
         for name in self.order:
             x = getattr(self, name)(x)
         x = F.avg_pool3d(x, kernel_size=(2, 7, 7), stride=1)

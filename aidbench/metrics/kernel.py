@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from aidbench.errors import UserError
+
 
 def mmd2(x: np.ndarray, y: np.ndarray) -> float:
     """Unbiased MMD² of two sample sets (sizes may differ): Seer's KVD on the full sets."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     d, m, n = x.shape[1], x.shape[0], y.shape[0]
+    if min(m, n) < 2:
+        raise UserError(
+            f"a kernel distance (KVD, KID) needs at least 2 clips on each side; got {m} real and {n} generated."
+        )
     kxx = (x @ x.T / d + 1) ** 3
     kyy = (y @ y.T / d + 1) ** 3
     kxy = (x @ y.T / d + 1) ** 3
@@ -31,7 +37,10 @@ def kernel_distance(
     fake = np.asarray(fake, np.float64)
     m = min(real.shape[0], fake.shape[0], max_subset_size)
     if m < 2:
-        raise ValueError("a kernel distance needs at least 2 samples on each side")
+        raise UserError(
+            f"a kernel distance (KVD, KID) needs at least 2 clips on each side; got {real.shape[0]} real and "
+            f"{fake.shape[0]} generated."
+        )
     rng = np.random.default_rng(seed)
     total = 0.0
     for _ in range(num_subsets):
