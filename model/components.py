@@ -188,11 +188,33 @@ def load_svd(folder):
 
 
 def load_text_encoder(path) -> TextEncoder:
+    """The CLIP ViT-H/14 text tower from LAION's open_clip file (`open_clip_model.safetensors` or
+    `open_clip_pytorch_model.bin`, the latter read with weights_only), in the architecture of the
+    `open_clip_config.json` published beside it (else ViT-H-14's), loaded strictly in float32."""
+    import json
+    from pathlib import Path
+
     import open_clip
 
+    from aidbench.errors import UserError
     from aidbench.model.encoders import TEXT_TOWER
 
-    return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=str(path)))
+    path = Path(path)
+    config = path.parent / "open_clip_config.json"
+    if not config.is_file():
+        return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=str(path)))
+    try:
+        model_cfg = json.loads(config.read_text())["model_cfg"]
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"{config} is not open_clip's config file ({err}).") from None
+    if path.suffix == ".safetensors":
+        check_safetensors(path)
+    model = open_clip.model.CLIP(**model_cfg)
+    try:
+        open_clip.load_checkpoint(model, str(path), strict=True, weights_only=True)
+    except (RuntimeError, OSError, ValueError) as err:
+        raise UserError(f"{path} does not match {config} ({str(err).splitlines()[0]}).") from None
+    return TextEncoder(model.float())
 
 
 def build(config: Config, seed: int | None = None, random_weights: bool = False) -> AIDComponents:

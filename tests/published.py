@@ -439,3 +439,34 @@ def llava_folder(root: Path, seed: int = 0) -> Path:
         folder / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
     )
     return folder
+
+
+# laion/CLIP-ViT-H-14-laion2B-s32B-b79K: open_clip_config.json, sizes shrunk (published: embed_dim 1024;
+# vision 32 layers of width 1280, head_width 80, patch 14; text 24 layers of width 1024, 16 heads). The text
+# width is the SVD UNet's cross_attention_dim, as 1024 is for the released pair.
+OPEN_CLIP_CONFIG = {
+    "model_cfg": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 224, "layers": 1, "width": 64, "head_width": 32, "patch_size": 32},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 1, "layers": 1},
+    },
+    "preprocess_cfg": {
+        "mean": [0.48145466, 0.4578275, 0.40821073],
+        "std": [0.26862954, 0.26130258, 0.27577711],
+    },
+}
+
+
+def open_clip_folder(root: Path, seed: int = 0) -> Path:
+    """CLIP-ViT-H-14-laion2B-s32B-b79K's open_clip files: the config and the same weights as safetensors and
+    as the pickled state dict (`open_clip_pytorch_model.bin`) LAION ships beside it."""
+    import open_clip
+
+    folder = root / "CLIP-ViT-H-14-laion2B-s32B-b79K"
+    folder.mkdir(parents=True, exist_ok=True)
+    _json(folder / "open_clip_config.json", OPEN_CLIP_CONFIG)
+    torch.manual_seed(seed)
+    model = open_clip.model.CLIP(**OPEN_CLIP_CONFIG["model_cfg"])
+    _save(model, torch.float32, folder / "open_clip_model.safetensors")
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    return folder

@@ -161,3 +161,33 @@ def test_data_states_runs_llava_from_its_folder_and_refuses_a_missing_gpu(cli, t
     assert done.code == 0, done.err
     result = json.loads(done.out)
     assert result["written"] + len(result["failed"]) == 1  # random weights rarely answer in four states
+
+
+@pytest.mark.parametrize("name", ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"])
+def test_the_clip_text_tower_loads_from_laions_files(tmp_path, name):
+    from aidbench.model.components import load_text_encoder
+
+    folder = published.open_clip_folder(tmp_path)
+    text = load_text_encoder(folder / name)
+    features = text(["putting a jar on a surface", ""])
+    assert (
+        features.shape[0] == 2
+        and features.shape[-1] == published.OPEN_CLIP_CONFIG["model_cfg"]["text_cfg"]["width"]
+    )
+    assert features.dtype == torch.float32
+
+
+def test_aid_trains_a_step_from_the_published_svd_and_clip_folders(cli, tmp_path):
+    """`train aid` at the paper's settings on SVD's fp16-only download and LAION's open_clip folder, both at
+    tiny sizes: one step, then a sample from its output."""
+    svd = published.svd_folder(tmp_path / "weights", ("fp16",))
+    clip = published.open_clip_folder(tmp_path / "weights") / "open_clip_model.safetensors"
+    weights_args = ["--weights", f"svd={svd}", "--weights", f"clip-vit-h14={clip}"]
+    settings = [*SMALL, "--set", "train.max_steps=1", "--set", "train.batch_size_per_device=1"]
+    settings += ["--set", "train.validation_clips=0", "--set", "model.mcondition.width=64"]
+    settings += ["--set", "model.mcondition.query_length=8", "--set", "model.mcondition.heads=2"]
+    trained = cli("train", "aid", *settings, *weights_args, "--run-id", "paper-layout")
+    assert trained.code == 0, trained.err
+    output = tmp_path / "results/runs/train/paper-layout/output"
+    sampled = cli("sample", "--checkpoint", str(output), *SMALL, *weights_args, "--run-id", "paper-sample")
+    assert sampled.code == 0, sampled.err
