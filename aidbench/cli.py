@@ -1049,6 +1049,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         code = app(args=argv, prog_name="aidbench", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C (and so SIGTERM) into this exit code without a word
+            typer.echo("interrupted.", err=True)
     except typer.Abort:
         typer.echo("aborted.", err=True)
         code = 130

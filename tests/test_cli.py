@@ -161,3 +161,14 @@ def test_doctor_reports_versions_devices_weights_and_datasets(cli, tmp_path):
     assert report["weights"]["i3d"]["found"] is None
     table = cli("doctor")
     assert table.code == 0 and "missing" in table.out
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(cli, monkeypatch):
+    import aidbench.cli as command_line
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command_line, "_model_spec", interrupted)
+    result = cli("train", "aid", "--preset", "smoke", "--set", "data.max_clips=2")
+    assert result.code == 130 and result.err.strip() == "interrupted."

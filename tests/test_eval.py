@@ -38,6 +38,7 @@ def test_synthtvp_metrics_from_folders(cli, tmp_path):
     export_synthtvp(real, n=8, seed=4, resolution=32, num_frames=8, splits=("test",))
     fake = tmp_path / "fake"
     shutil.copytree(real / "rawframes", fake)
+    (fake / "broken.mp4").write_bytes(b"not a video")  # skipped, and said so in every record
     result = cli(
         "eval",
         "--real",
@@ -64,6 +65,7 @@ def test_synthtvp_metrics_from_folders(cli, tmp_path):
     assert all(set(r) >= RECORD_KEYS for r in records)
     assert records[0]["value"] == 1.0 and records[1]["value"] == 1.0 and records[2]["value"] == 100.0
     assert records[0]["n_fake"] == 8 and records[0]["protocol"]["seed"] == 4
+    assert all("1 generated videos skipped as unreadable: broken" in r["warnings"] for r in records)
     (stored,) = (tmp_path / "results/runs/eval").glob("*/records.jsonl")
     assert [json.loads(x)["metric"] for x in stored.read_text().splitlines()] == [
         r["metric"] for r in records

@@ -67,7 +67,18 @@ def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
 
 
 def evaluate(metrics: list, real: VideoSet, fake: VideoSet, ctx: Context) -> list[Record]:
-    return [metric.compute(real, fake, ctx) for metric in metrics]
+    """Every metric's record; inputs that could not be read are named in each record's warnings."""
+    skipped = [
+        f"{len(videos.skipped)} {what} skipped as unreadable: "
+        + ", ".join(sorted(videos.skipped)[:5])
+        + (" …" if len(videos.skipped) > 5 else "")
+        for what, videos in (("real videos", real), ("generated videos", fake))
+        if videos.skipped
+    ]
+    records = [metric.compute(real, fake, ctx) for metric in metrics]
+    for record in records:
+        record.warnings.extend(skipped)
+    return records
 
 
 def recorded(
