@@ -169,6 +169,17 @@ def test_clips_a_metric_cannot_score_are_one_sentence(
     assert result.code == 1 and message in result.err and "Traceback" not in result.err, result
 
 
+def test_fvd_scores_clips_of_several_sizes_each_resized_on_its_own(cli, tmp_path, i3d_weights):
+    real = _clips(tmp_path / "real", 3, 1)
+    fake = _clips(tmp_path / "fake", 2, 2)
+    _clips(tmp_path / "other", 1, 3, size=48)
+    shutil.move(tmp_path / "other" / "clip000", fake / "clip002")
+    args = ["--metric", "fvd@seer", "--weights", f"i3d={i3d_weights}", "--set", "eval.bootstrap_samples=0"]
+    result = cli("eval", "--real", str(real), "--fake", str(fake), "--json", *args)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["n_fake"] == 3
+
+
 def test_eval_of_a_sampling_run_reads_the_real_clips_from_its_dataset(cli, tmp_path):
     from aidbench.data import synthtvp
 

@@ -102,20 +102,26 @@ class I3DFeatures:
         self.model = model.eval().to(device).to(memory_format=torch.channels_last_3d)
         return self
 
-    def __call__(self, videos: np.ndarray) -> np.ndarray:
+    def __call__(self, videos: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """(N, 400) logits of uint8 (T, H, W, 3) clips: an array, or a list of clips whose sizes may differ."""
         import torch
 
         out = []
         with torch.inference_mode():
             for start in range(0, len(videos), self.batch_size):
                 batch = videos[start : start + self.batch_size]
+                sizes = {v.shape for v in batch}
                 if self.protocol.detector == "i3d-torchscript":
+                    if len(sizes) > 1:
+                        raise UserError("StyleGAN-V's detector takes clips of one size; these differ.")
                     # StyleGAN-V's detector takes uint8 (B, 3, T, H, W) and rescales and resizes itself.
-                    clip = batch[:, : self.protocol.num_frames] if self.protocol.num_frames else batch
+                    clip = np.stack(batch)
+                    clip = clip[:, : self.protocol.num_frames] if self.protocol.num_frames else clip
                     x = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 4, 1, 2, 3).to(self.device)
                     logits = self.model(x, rescale=True, resize=True, return_features=True)
-                else:
-                    x = preprocess(batch, self.protocol).to(self.device)
+                else:  # clips of several sizes are each resized on their own, as Seer's loader does
+                    parts = [batch] if len(sizes) == 1 else [v[None] for v in batch]
+                    x = torch.cat([preprocess(np.stack(p), self.protocol) for p in parts]).to(self.device)
                     logits = self.model(x.contiguous(memory_format=torch.channels_last_3d))
                 out.append(logits.double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 400))

@@ -131,8 +131,8 @@ class VideoDistance:
             "protocol": protocol.to_dict(),
             "weights_sha256": extractor.weights_sha256,
         }
-        real_f = _features(ctx, description, real.videos, lambda v: extractor(np.stack(v)), "I3D real")
-        fake_f = _features(ctx, description, fake.videos, lambda v: extractor(np.stack(v)), "I3D generated")
+        real_f = _features(ctx, description, real.videos, extractor, "I3D real")
+        fake_f = _features(ctx, description, fake.videos, extractor, "I3D generated")
         notes = []
         if protocol.expected_clips and min(len(real), len(fake)) < protocol.expected_clips:
             notes.append(
