@@ -3,7 +3,8 @@
 Nothing is downloaded implicitly. A weight is resolved in this order: an explicit path (`--weights
 NAME=PATH`), then the weights folder (`paths.weights`, `$AIDBENCH_WEIGHTS`, default
 ~/.cache/aidbench/weights) under its expected file name, then the places its reference implementation
-looks, never a world-writable folder such as /tmp. A missing weight is one error naming the file, every place searched and where to get it.
+looks, never a world-writable folder such as /tmp. A missing weight is one error naming the file, every
+place searched and where to get it.
 """
 
 from __future__ import annotations
