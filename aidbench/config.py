@@ -2,7 +2,7 @@
 
 Each layer is a nested dict; they are merged in that order (later wins) and validated once against the
 dataclasses below, so an unknown key or a value of the wrong type is one clear error that names the key,
-the layer that set it and the closest valid key. The defaults are the paper's settings (AID_SPEC.md,
+the layer that set it and the closest valid key. The defaults are the paper's settings (its main text and
 supplementary Table 7); the presets change only what differs. Fields tagged [ours] are choices the paper
 does not make.
 """
@@ -39,7 +39,7 @@ class DataConfig:
     root: str | None = None
     train_split: str = "train"
     eval_split: str = "validation"
-    # Short side resized to this, then centre-cropped to a square (AID_SPEC §3).
+    # Short side resized to this, then centre-cropped to a square (the paper's data protocol).
     resolution: int = Field(256, gt=0)
     num_frames: int = Field(16, gt=1)
     # 1 in AID's figures, 2 in Seer's SSv2 protocol, 5 in the UCF-101 5-ref setting.

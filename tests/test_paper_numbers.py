@@ -1,4 +1,4 @@
-"""The paper's numbers: every row has a source, and spot values match AID_SPEC.md §5 and the supplementary."""
+"""The paper's numbers: every row has a source, and spot values match the paper's tables and its supplementary."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FVD and KVD on I3D logits, under named protocols (see shared METRICS.md for how references differ).
+"""FVD and KVD on I3D logits, under named protocols (each reference implementation computes its own way).
 
 - fvd@seer / kvd@seer (VideoGPT's code, which Seer and so AID compare with): short side bilinear → 224
   (long side rounded up), centre crop, [-1, 1]; covariance N−1; KVD the unbiased polynomial MMD over all
