@@ -169,6 +169,17 @@ def resolve_for(config, name: str) -> Path:
     return resolve(name, config.paths.weights, config.paths.files.get(name))
 
 
+def check_safetensors(path: str | Path) -> None:
+    """A half-downloaded or foreign safetensors file is one sentence naming it, before anything loads it."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except Exception as err:  # safetensors raises its own error type for every kind of damage
+        raise UserError(f"{path} is not a complete safetensors file ({err}); download it again.") from None
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -339,7 +339,7 @@ def load(folder, config: STDiT3Config | None = None) -> STDiT3:
     from safetensors.torch import load_file
 
     from aidbench.errors import UserError
-    from aidbench.model.components import check_safetensors
+    from aidbench.weights import check_safetensors
 
     path = Path(folder) / "model.safetensors"
     config = config or folder_config(folder)

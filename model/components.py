@@ -151,23 +151,12 @@ def svd_variant(folder) -> str | None:
                 "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid."
             )
         variant = "fp16"
+    from aidbench.weights import check_safetensors
+
     for part, stem in SVD_FILES.items():  # the files diffusers will read
         half = folder / part / f"{stem}.fp16.safetensors"
         check_safetensors(half if variant and half.is_file() else folder / part / f"{stem}.safetensors")
     return variant
-
-
-def check_safetensors(path) -> None:
-    """A half-downloaded or foreign file is one sentence naming it, before anything is loaded."""
-    from safetensors import safe_open
-
-    from aidbench.errors import UserError
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            handle.keys()
-    except Exception as err:  # safetensors raises its own error type for every kind of damage
-        raise UserError(f"{path} is not a complete safetensors file ({err}); download it again.") from None
 
 
 def load_svd(folder):
@@ -196,6 +185,7 @@ def load_text_encoder(path) -> TextEncoder:
 
     import open_clip
 
+    from aidbench import weights
     from aidbench.errors import UserError
     from aidbench.model.encoders import TEXT_TOWER
 
@@ -208,7 +198,7 @@ def load_text_encoder(path) -> TextEncoder:
     except (OSError, ValueError, KeyError) as err:
         raise UserError(f"{config} is not open_clip's config file ({err}).") from None
     if path.suffix == ".safetensors":
-        check_safetensors(path)
+        weights.check_safetensors(path)
     model = open_clip.model.CLIP(**model_cfg)
     try:
         open_clip.load_checkpoint(model, str(path), strict=True, weights_only=True)
