@@ -138,6 +138,7 @@ def svd_variant(folder) -> str | None:
     from pathlib import Path
 
     from aidbench.errors import UserError
+    from aidbench.weights import check_safetensors
 
     folder, variant = Path(folder), None
     for part, stem in SVD_FILES.items():
@@ -151,8 +152,6 @@ def svd_variant(folder) -> str | None:
                 "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid."
             )
         variant = "fp16"
-    from aidbench.weights import check_safetensors
-
     for part, stem in SVD_FILES.items():  # the files diffusers will read
         half = folder / part / f"{stem}.fp16.safetensors"
         check_safetensors(half if variant and half.is_file() else folder / part / f"{stem}.safetensors")
