@@ -112,7 +112,18 @@ def _entries() -> list[Entry]:
                 "lower",
                 "FVD, 2048 clips × 16 frames, squash resize, population covariance",
             ),
-            ("kvd@seer", "KVD_SEER", "lower", "KVD: polynomial-kernel MMD on the fvd@seer features"),
+            (
+                "kvd@seer",
+                "KVD_SEER",
+                "lower",
+                "KVD as Seer's code computes it: polynomial-kernel MMD of the fvd@seer features, each set centred",
+            ),
+            (
+                "kvd@textbook",
+                "KVD_TEXTBOOK",
+                "lower",
+                "KVD as defined: polynomial-kernel MMD of the fvd@seer features themselves",
+            ),
             ("fid@clean-frames", "FID_CLEAN", "lower", "Per-frame FID through clean-fid (clean resize)"),
             ("kid@clean-frames", "KID_CLEAN", "lower", "Per-frame KID through clean-fid"),
             (

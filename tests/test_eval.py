@@ -157,6 +157,7 @@ def test_eval_errors_are_one_sentence(cli, tmp_path, i3d_weights, setup, message
         ("kvd@seer", 1, 10, "needs at least 2 clips on each side"),
         ("fvd@styleganv", 3, 12, "scores 16 frames; the clips have 12"),
         ("fvd@seer", 3, 8, "I3D needs clips of at least 9 frames"),
+        ("fvd@styleganv", 1, 16, "1 samples cannot give a covariance"),  # population covariance: N = 1 passed
     ],
 )
 def test_clips_a_metric_cannot_score_are_one_sentence(

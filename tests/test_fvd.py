@@ -85,3 +85,35 @@ def test_too_few_frames_and_wrong_weights_are_clear(i3d_weights, tmp_path):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read I3D weights"):
         i3d.load(garbage)
+
+
+def test_conformance_kvd_at_seer_is_the_mmd_seers_evaluation_computes():
+    """Seer's eval_video_fvd computes FVD first; its covariance step subtracts each set's mean in place (on a
+    transposed view), so the embeddings that then reach polynomial_mmd are centred. Re-implemented here step
+    by step (torch for the in-place centring, the polynomial kernel written out as sklearn's defaults give it:
+    degree 3, gamma 1/d, coef0 1)."""
+    from aidbench.metrics import kernel
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(12, 400)) + 3.0
+    fake = 1.5 * rng.normal(size=(10, 400)) - 1.0
+
+    fake_t, real_t = torch.tensor(fake), torch.tensor(real)
+    for embeddings in (fake_t, real_t):  # cov(m, rowvar=False): m = m.t(); m -= mean over observations
+        m = embeddings.flatten(start_dim=1).t()
+        m -= torch.mean(m, dim=1, keepdim=True)
+
+    def polynomial_kernel(x, y):
+        return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+    x, y = fake_t.numpy(), real_t.numpy()
+    m, n = len(x), len(y)
+    k_xx, k_yy, k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
+    seer = (
+        (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
+        + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
+        - 2 * k_xy.sum() / (m * n)
+    )
+    assert fvd.kvd(real, fake) == pytest.approx(seer, rel=1e-10)
+    assert fvd.kvd(real, fake, centred=False) == pytest.approx(kernel.mmd2(real, fake), rel=1e-12)
+    assert abs(fvd.kvd(real, fake, centred=False) - seer) > 0.1 * abs(seer)  # the two definitions differ here

@@ -47,7 +47,7 @@ def fit(
             f"{what}: NaN or Inf features for {', '.join(labels)}{more}; check those videos."
         )
     n, d = x.shape
-    if n - ddof < 1:
+    if n < 2 or n - ddof < 1:  # one sample has no spread, whatever the normaliser says
         raise UserError(f"{what}: {n} samples cannot give a covariance; score more videos.")
     if n <= d:
         warnings.warn(

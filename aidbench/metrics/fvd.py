@@ -1,8 +1,10 @@
 """FVD and KVD on I3D logits, under named protocols (each reference implementation computes its own way).
 
 - fvd@seer / kvd@seer (VideoGPT's code, which Seer and so AID compare with): short side bilinear → 224
-  (long side rounded up), centre crop, [-1, 1]; covariance N−1; KVD the unbiased polynomial MMD over all
-  clips; the predicted clip is scored with its reference frames included.
+  (long side rounded up), centre crop, [-1, 1]; covariance N−1; the predicted clip is scored with its
+  reference frames included. KVD as Seer's code computes it: its covariance step centres both sets of
+  logits in place before they reach the unbiased cubic-polynomial MMD², so kvd@seer is the MMD of the
+  mean-removed sets; kvd@textbook is the MMD of the logits themselves.
 - fvd@styleganv (`fvd2048_16f`): 2048 clips × 16 frames, squash resize to 224², population covariance;
   the PyTorch I3D port by default, or StyleGAN-V's TorchScript detector with `--weights i3d-torchscript=…`.
 """
@@ -137,6 +139,10 @@ def fvd(
     return frechet.frechet_distance(a, b)
 
 
-def kvd(real: np.ndarray, fake: np.ndarray) -> float:
-    """Seer's KVD: unbiased cubic-polynomial MMD² over all clips."""
+def kvd(real: np.ndarray, fake: np.ndarray, centred: bool = True) -> float:
+    """KVD over all clips: the unbiased cubic-polynomial MMD² of the two sets, each first centred on its own
+    mean as Seer's evaluation does (`centred`), or as they are (the textbook definition)."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    if centred:
+        real, fake = real - real.mean(axis=0), fake - fake.mean(axis=0)
     return kernel.mmd2(real, fake)

@@ -110,7 +110,7 @@ class VideoDistance:
 
     name: str
     protocol: fvd.VideoProtocol
-    kind: str  # "fvd" or "kvd"
+    kind: str  # "fvd", "kvd" (each set centred first, as Seer's code does) or "kvd-uncentred"
     weights: tuple[str, ...] = ("i3d",)
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
@@ -140,8 +140,8 @@ class VideoDistance:
             )
 
         def value(i, j) -> float:
-            if self.kind == "kvd":
-                return kernel.mmd2(real_f[i], fake_f[j])
+            if self.kind != "fvd":
+                return fvd.kvd(real_f[i], fake_f[j], centred=self.kind == "kvd")
             return frechet_distance(fit(real_f[i], protocol.ddof), fit(fake_f[j], protocol.ddof))
 
         def point() -> float:
@@ -325,6 +325,7 @@ class SynthMetric:
 
 FVD_SEER = VideoDistance("fvd@seer", fvd.SEER, "fvd")
 KVD_SEER = VideoDistance("kvd@seer", fvd.SEER, "kvd")
+KVD_TEXTBOOK = VideoDistance("kvd@textbook", fvd.SEER, "kvd-uncentred")
 FVD_STYLEGANV = VideoDistance("fvd@styleganv", fvd.STYLEGANV, "fvd")
 FID_CLEAN = FrameDistance("fid@clean-frames", "fid")
 KID_CLEAN = FrameDistance("kid@clean-frames", "kid", max_bootstrap=20)
