@@ -3,7 +3,8 @@
 OpenAI CLIP ViT-B/32 (QuickGELU, as OpenAI trained it) in open_clip, from a local file in either form
 OpenAI's weights come in: the TorchScript archive OpenAI publishes (`ViT-B-32.pt`, read only when its
 sha256 is the published one, since an archive carries code) or its state dict (`torch.load` with
-`weights_only=True`). AID's Table 6 reports this ×100 (ground truth 27.80). torchmetrics' CLIPScore is max(100 · cos, 0) per pair: the same number whenever the
+`weights_only=True`). AID's Table 6 reports this ×100 (ground truth 27.80). torchmetrics' CLIPScore
+(1.9) clamps the mean, max(mean of 100 · cos, 0), not each pair: the same number whenever the mean
 cosine is positive, as it is for real image-text pairs.
 """
 
