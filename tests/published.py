@@ -139,6 +139,21 @@ def _save(module: torch.nn.Module, dtype: torch.dtype, path: Path) -> None:
     save_file(tensors, path, metadata={"format": "pt"})
 
 
+def _save_shards(folder: Path, tensors: dict[str, torch.Tensor], count: int) -> None:
+    """transformers' sharded layout: `model-0000i-of-0000n.safetensors` and `model.safetensors.index.json`."""
+    names = sorted(tensors)
+    weight_map = {}
+    for index in range(1, count + 1):
+        name = f"model-{index:05d}-of-{count:05d}.safetensors"
+        keys = names[index - 1 :: count]
+        save_file({k: tensors[k] for k in keys}, folder / name, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(keys, name))
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    _json(
+        folder / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
+    )
+
+
 def svd_folder(root: Path, variants: tuple[str, ...] = ("fp16",), seed: int = 0) -> Path:
     """stable-video-diffusion-img2vid as downloaded: `variants` among "full" (`*.safetensors`, float32)
     and "fp16" (`*.fp16.safetensors`, float16) — the fp16-only download is `("fp16",)`."""
@@ -306,17 +321,7 @@ def t5_folder(root: Path, seed: int = 0) -> Path:
     model = T5EncoderModel(T5Config(**fields))
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     tensors.pop("encoder.embed_tokens.weight", None)  # tied to shared.weight: stored once, as published
-    names = sorted(tensors)
-    shards = [names[: len(names) // 2], names[len(names) // 2 :]]
-    weight_map = {}
-    for index, keys in enumerate(shards, start=1):
-        name = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
-        save_file({k: tensors[k] for k in keys}, folder / name, metadata={"format": "pt"})
-        weight_map.update(dict.fromkeys(keys, name))
-    total = sum(t.numel() * t.element_size() for t in tensors.values())
-    _json(
-        folder / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
-    )
+    _save_shards(folder, tensors, 2)
     return folder
 
 
@@ -427,17 +432,7 @@ def llava_folder(root: Path, seed: int = 0) -> Path:
                 key = theirs + key.removeprefix(ours)
                 break
         tensors[key] = value.detach().to(torch.float16).contiguous()
-    names = sorted(tensors)
-    shards = [names[i::3] for i in range(3)]
-    weight_map = {}
-    for index, keys in enumerate(shards, start=1):
-        name = f"model-{index:05d}-of-00003.safetensors"
-        save_file({k: tensors[k] for k in keys}, folder / name, metadata={"format": "pt"})
-        weight_map.update(dict.fromkeys(keys, name))
-    total = sum(t.numel() * t.element_size() for t in tensors.values())
-    _json(
-        folder / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
-    )
+    _save_shards(folder, tensors, 3)
     return folder
 
 
