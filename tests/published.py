@@ -139,6 +139,12 @@ def _save(module: torch.nn.Module, dtype: torch.dtype, path: Path) -> None:
     save_file(tensors, path, metadata={"format": "pt"})
 
 
+def _fields(config: dict) -> dict:
+    """A published config.json's model arguments: without the fields that describe the file itself."""
+    file_only = ("architectures", "torch_dtype", "transformers_version")
+    return {k: v for k, v in config.items() if not k.startswith("_") and k not in file_only}
+
+
 def _save_shards(folder: Path, tensors: dict[str, torch.Tensor], count: int) -> None:
     """transformers' sharded layout: `model-0000i-of-0000n.safetensors` and `model.safetensors.index.json`."""
     names = sorted(tensors)
@@ -160,14 +166,10 @@ def svd_folder(root: Path, variants: tuple[str, ...] = ("fp16",), seed: int = 0)
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    def fields(config: dict) -> dict:
-        return {k: v for k, v in config.items() if not k.startswith("_")}
-
     torch.manual_seed(seed)
-    unet = UNetSpatioTemporalConditionModel(**fields(SVD_UNET))
-    vae = AutoencoderKLTemporalDecoder(**fields(SVD_VAE))
-    vision = {k: v for k, v in fields(SVD_IMAGE_ENCODER).items() if k not in ("architectures", "torch_dtype")}
-    vision.pop("transformers_version")
+    unet = UNetSpatioTemporalConditionModel(**_fields(SVD_UNET))
+    vae = AutoencoderKLTemporalDecoder(**_fields(SVD_VAE))
+    vision = _fields(SVD_IMAGE_ENCODER)
     encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**vision))
     keys = set(encoder.state_dict())
     missing = [k for k in SVD_IMAGE_ENCODER_KEYS if k not in keys]
@@ -312,11 +314,7 @@ def t5_folder(root: Path, seed: int = 0) -> Path:
     _json(folder / "tokenizer_config.json", T5_TOKENIZER_CONFIG)
     _json(folder / "special_tokens_map.json", T5_SPECIAL_TOKENS)
     sentencepiece_model(folder / "spiece.model")
-    fields = {
-        k: v
-        for k, v in T5_CONFIG.items()
-        if k not in ("architectures", "torch_dtype", "transformers_version")
-    }
+    fields = _fields(T5_CONFIG)
     torch.manual_seed(seed)
     model = T5EncoderModel(T5Config(**fields))
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
@@ -418,11 +416,7 @@ def llava_folder(root: Path, seed: int = 0) -> Path:
     _json(folder / "preprocessor_config.json", LLAVA_PREPROCESSOR)
     _json(folder / "processor_config.json", LLAVA_PROCESSOR)
 
-    fields = {
-        k: v
-        for k, v in LLAVA_CONFIG.items()
-        if k not in ("architectures", "torch_dtype", "transformers_version")
-    }
+    fields = _fields(LLAVA_CONFIG)
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(LlavaConfig(**fields))
     tensors = {}
