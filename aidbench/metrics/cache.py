@@ -81,18 +81,20 @@ class FeatureCache:
         keys = [clip_key(v) for v in videos]
         # Several processes: each computes its share of what is missing, then all read everything.
         distributed.barrier()  # every process sees the same missing list
-        missing = [i for i, k in enumerate(keys) if _read(folder, k) is None]
-        missing = missing[distributed.rank() :: distributed.world_size()]
-        for start in track(range(0, len(missing), batch_size), f"{label} ({len(missing)} to compute)"):
-            chosen = missing[start : start + batch_size]
-            rows = compute([videos[i] for i in chosen])
-            for i, row in zip(chosen, rows, strict=True):
+        rows = [_read(folder, k) for k in keys]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        mine = missing[distributed.rank() :: distributed.world_size()]
+        for start in track(range(0, len(mine), batch_size), f"{label} ({len(mine)} to compute)"):
+            chosen = mine[start : start + batch_size]
+            computed = compute([videos[i] for i in chosen])
+            for i, row in zip(chosen, computed, strict=True):
                 buffer = io.BytesIO()
                 clip = np.frombuffer(keys[i].encode(), np.uint8)
                 np.savez(buffer, features=np.asarray(row, np.float64), clip=clip)
                 atomic.write_bytes(folder / f"{keys[i]}.npz", buffer.getvalue())
         distributed.barrier()
-        rows = [_read(folder, k) for k in keys]
+        for i in missing:  # what this process or another one computed just now
+            rows[i] = _read(folder, keys[i])
         if any(r is None for r in rows) or len({r.shape for r in rows}) > 1:
             raise UserError(
                 f"the feature cache {folder} changed while it was read; run the evaluation again."
