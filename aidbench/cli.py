@@ -959,6 +959,26 @@ def weights_verify(
         )
 
 
+@weights_app.command(
+    "trust",
+    epilog="Example: aidbench weights trust inception --weights inception=/data/inception-2015-12-05.pt",
+)
+def weights_trust(
+    names: Annotated[list[str], typer.Argument(help="Weights you downloaded yourself from their source.")],
+    weights_opt: Annotated[list[str] | None, typer.Option("--weights", help="NAME=PATH; repeatable.")] = None,
+    preset: Preset = None,
+) -> None:
+    """Pin files you got from their publisher: their sha256 is written beside them (NAME.sha256), and a
+    TorchScript weight loads only when pinned or its recorded sha256 matches."""
+    from aidbench import weights
+
+    cfg = _resolve(preset, None, ())
+    explicit = _parse_weights(weights_opt)
+    for name in names:
+        path = weights.resolve(name, cfg.paths.weights, explicit.get(name))
+        typer.echo(f"{name:<16} pinned {weights.pin(path)} for {path}")
+
+
 @weights_app.command("fetch", epilog="Example: aidbench weights fetch i3d")
 def weights_fetch(
     names: Annotated[list[str], typer.Argument(help="Weights to download (single files only).")],

@@ -188,6 +188,64 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def pin_path(path: str | Path) -> Path:
+    """Where a file's pinned sha256 lives: beside it, in sha256sum's format (`sha256sum -c` reads it)."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def pin(path: str | Path, digest: str | None = None) -> str:
+    """Record that this file is trusted: its sha256 beside it. `weights fetch` pins what it downloaded
+    from the publisher over https; `weights trust` pins a file the user vouches for."""
+    digest = digest or sha256_file(path)
+    atomic.write_text(pin_path(path), f"{digest}  {Path(path).name}\n")
+    return digest
+
+
+def _pinned(path: Path) -> str | None:
+    try:
+        return pin_path(path).read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def trusted(name: str, path: str | Path) -> str:
+    """The sha256 of a file that may run code when loaded (a TorchScript archive), when it is the
+    publisher's (the recorded hash) or pinned; anything else is refused before it is read as a model."""
+    weight, path = get(name), Path(path)
+    actual = sha256_file(path)
+    if actual == weight.sha256 or actual == _pinned(path):
+        return actual
+    if weight.sha256 or _pinned(path):
+        raise UserError(
+            f"{path} has sha256 {actual}, not the {'recorded' if weight.sha256 else 'pinned'} "
+            f"{weight.sha256 or _pinned(path)}; it is a TorchScript archive, which carries code, so "
+            f"aidbench will not load it: fetch it again with `aidbench weights fetch {name}`."
+        )
+    raise UserError(
+        f"{path} is a TorchScript archive, which carries code, and nobody publishes its sha256, so "
+        f"aidbench loads it only once pinned: `aidbench weights fetch {name}` downloads and pins it, or, "
+        f"if you downloaded it yourself from {weight.url}, `aidbench weights trust {name} "
+        f"--weights {name}={path}` pins the file you have."
+    )
+
+
+def load_torchscript(name: str, path: str | Path, device: str = "cpu"):
+    """(sha256, module) of a trusted TorchScript archive, in eval mode on `device`."""
+    import warnings
+
+    import torch
+
+    digest = trusted(name, path)
+    try:
+        with warnings.catch_warnings():  # torch deprecates TorchScript; the published detectors are in it
+            warnings.simplefilter("ignore", FutureWarning)
+            return digest, torch.jit.load(str(path), map_location=device).eval()
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(f"{path} is not a TorchScript archive torch can load ({first}).") from None
+
+
 def verify(name: str, path: str | Path) -> tuple[bool | None, str]:
     """(ok, detail): True when the recorded sha256 matches, False when not, None when none is recorded."""
     weight = get(name)
@@ -200,6 +258,9 @@ def verify(name: str, path: str | Path) -> tuple[bool | None, str]:
             else (None, "folder complete; no hash recorded")
         )
     actual = sha256_file(path)
+    if weight.sha256 is None and _pinned(path) is not None:
+        ok = actual == _pinned(path)
+        return ok, f"sha256 {actual} {'matches' if ok else 'differs from'} the pinned {_pinned(path)}"
     if weight.sha256 is None:
         return None, f"sha256 {actual} (none recorded to compare)"
     if actual != weight.sha256:
@@ -257,6 +318,7 @@ def fetch(name: str, weights_dir: str | Path, url: str | None = None, timeout: f
             raise UserError(
                 f"downloaded {source} has sha256 {digest.hexdigest()}, not the recorded {weight.sha256}; kept nothing."
             )
+        pin(target, digest.hexdigest())  # before the file appears, so it never stands unpinned
         os.replace(tmp, target)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         raise UserError(

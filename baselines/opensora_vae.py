@@ -217,11 +217,41 @@ def sdxl_vae(tiny: bool = False):
     )
 
 
+def folder_settings(folder) -> dict:
+    """What the released folder's `config.json` (transformers' VideoAutoencoderPipeline config) sets:
+    the chunk sizes and the latent shift and scale. The architecture it names must be the one written
+    here; no config.json means Open-Sora 1.2's values."""
+    import json
+
+    from aidbench.errors import UserError
+
+    path = Path(folder) / "config.json"
+    settings = {"micro_batch": 4, "shift": SHIFT, "scale": SCALE}
+    if not path.is_file():
+        return settings
+    try:
+        stored = json.loads(path.read_text())
+        spatial, temporal = stored.get("vae_2d") or {}, stored.get("vae_temporal") or {}
+        kinds = (spatial.get("type"), temporal.get("type"), stored.get("micro_frame_size"))
+    except (OSError, ValueError, AttributeError) as err:
+        raise UserError(f"{path} is not a readable VideoAutoencoderPipeline config ({err}).") from None
+    if kinds != ("VideoAutoencoderKL", "VAE_Temporal_SD", MICRO_FRAMES):
+        raise UserError(
+            f"{path} describes another VAE (vae_2d {kinds[0]}, vae_temporal {kinds[1]}, micro_frame_size "
+            f"{kinds[2]}); aidbench runs Open-Sora 1.2's (VideoAutoencoderKL, VAE_Temporal_SD, 17)."
+        )
+    settings["micro_batch"] = int(spatial.get("micro_batch_size") or 4)
+    for key in ("shift", "scale"):
+        if isinstance(stored.get(key), list) and len(stored[key]) == 4:
+            settings[key] = tuple(float(v) for v in stored[key])
+    return settings
+
+
 def load(folder, vae: VideoVAE | None = None) -> VideoVAE:
     """The released OpenSora-VAE-v1.2 (`model.safetensors` in `folder`), read with Open-Sora's key layout:
     `spatial_vae.module.<diffusers AutoencoderKL key>` (its wrapper keeps the SDXL VAE in `.module`),
-    `temporal_vae.<TemporalVAE key>`, and optionally the `shift`/`scale` buffers (used when present).
-    This layout is read from Open-Sora's code, not yet checked against the file itself: a file that differs
+    `temporal_vae.<TemporalVAE key>`, and optionally the `shift`/`scale` buffers (used when present, else
+    config.json's). This layout is read from Open-Sora's code, not yet checked against the file itself: a file that differs
     is refused with the keys that were missing, unexpected or of another shape, so the mapping can be fixed.
     `vae`: the module to fill (default: the released architecture; tests pass a tiny one)."""
     from safetensors.torch import load_file
@@ -235,7 +265,11 @@ def load(folder, vae: VideoVAE | None = None) -> VideoVAE:
         raise UserError(f"cannot read {path}: {err}.") from None
     prefix = "spatial_vae.module."
     state = {("spatial_vae." + k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in stored.items()}
+    settings = folder_settings(folder)
     vae = vae if vae is not None else VideoVAE(sdxl_vae(), TemporalVAE())
+    vae.micro_batch = settings["micro_batch"]
+    for key in ("shift", "scale"):  # the file's buffers, when present, are loaded over these below
+        getattr(vae, key).copy_(torch.tensor(settings[key]).view(1, 4, 1, 1, 1))
     expected = vae.state_dict()
     optional = {"shift", "scale"}
     missing = sorted(set(expected) - set(state) - optional)

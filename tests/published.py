@@ -459,3 +459,182 @@ def open_clip_folder(root: Path, seed: int = 0) -> Path:
     _save(model, torch.float32, folder / "open_clip_model.safetensors")
     torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return folder
+
+
+def _random_batch_norm(state: dict, prefix: str, width: int, tracked: bool) -> None:
+    state[f"{prefix}.bn.weight"] = 1 + 0.1 * torch.randn(width)
+    state[f"{prefix}.bn.bias"] = 0.1 * torch.randn(width)
+    state[f"{prefix}.bn.running_mean"] = 0.1 * torch.randn(width)
+    state[f"{prefix}.bn.running_var"] = 0.5 + torch.rand(width)
+    if tracked:
+        state[f"{prefix}.bn.num_batches_tracked"] = torch.tensor(0)
+
+
+# piergiaj/pytorch-i3d's InceptionI3d as VideoGPT ships it: (end point, in channels, branch widths
+# b0, b1a, b1b, b2a, b2b, b3b); the stem is Conv3d_1a_7x7 (3→64), Conv3d_2b_1x1 (64→64), Conv3d_2c_3x3 (64→192).
+I3D_MIXED = (
+    ("Mixed_3b", 192, (64, 96, 128, 16, 32, 32)),
+    ("Mixed_3c", 256, (128, 128, 192, 32, 96, 64)),
+    ("Mixed_4b", 480, (192, 96, 208, 16, 48, 64)),
+    ("Mixed_4c", 512, (160, 112, 224, 24, 64, 64)),
+    ("Mixed_4d", 512, (128, 128, 256, 24, 64, 64)),
+    ("Mixed_4e", 512, (112, 144, 288, 32, 64, 64)),
+    ("Mixed_4f", 528, (256, 160, 320, 32, 128, 128)),
+    ("Mixed_5b", 832, (256, 160, 320, 32, 128, 128)),
+    ("Mixed_5c", 832, (384, 192, 384, 48, 128, 128)),
+)
+
+
+def i3d_checkpoint(root: Path, tracked: bool = True, seed: int = 0) -> Path:
+    """VideoGPT's `i3d_pretrained_400.pt`: a `torch.save`d dict of the InceptionI3d(400) tensors under
+    pytorch-i3d's module names (`<end point>.conv3d.weight`, `<end point>.bn.*`, inception branches
+    `b0 … b3b`, `logits.conv3d.{weight,bias}`), full size (its size is fixed), random values. A file
+    converted from TensorFlow may lack BatchNorm's `num_batches_tracked` (`tracked=False`)."""
+    gen = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+
+    def unit(prefix, cin, cout, k):
+        fan = cin * k**3
+        state[f"{prefix}.conv3d.weight"] = torch.randn(cout, cin, k, k, k, generator=gen) / fan**0.5
+        _random_batch_norm(state, prefix, cout, tracked)
+
+    for prefix, cin, cout, k in (
+        ("Conv3d_1a_7x7", 3, 64, 7),
+        ("Conv3d_2b_1x1", 64, 64, 1),
+        ("Conv3d_2c_3x3", 64, 192, 3),
+    ):
+        unit(prefix, cin, cout, k)
+    for name, cin, (b0, b1a, b1b, b2a, b2b, b3b) in I3D_MIXED:
+        unit(f"{name}.b0", cin, b0, 1)
+        unit(f"{name}.b1a", cin, b1a, 1)
+        unit(f"{name}.b1b", b1a, b1b, 3)
+        unit(f"{name}.b2a", cin, b2a, 1)
+        unit(f"{name}.b2b", b2a, b2b, 3)
+        unit(f"{name}.b3b", cin, b3b, 1)
+    state["logits.conv3d.weight"] = torch.randn(400, 1024, 1, 1, 1, generator=gen) / 32
+    state["logits.conv3d.bias"] = torch.zeros(400)
+    path = root / "i3d_pretrained_400.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
+
+
+class _InceptionLayers(torch.nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, width, 3, stride=8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 1)
+
+
+class _Inception(torch.nn.Module):
+    """The interface of StyleGAN2-ADA's Inception TorchScript: `layers` maps (x − 128)/128 at 299² to
+    (B, D, 1, 1) pool features (clean-fid calls it directly); `forward` takes [0, 255] images."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.layers = _InceptionLayers(width)
+        self.output = torch.nn.Linear(width, 1008)
+
+    def forward(
+        self,
+        img: torch.Tensor,
+        return_features: bool = False,
+        use_fp16: bool = False,
+        no_output_bias: bool = False,
+    ) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(
+            img.float(), size=(299, 299), mode="bilinear", align_corners=False
+        )
+        features = self.layers((x - 128) / 128).flatten(1)
+        return features if return_features else torch.softmax(self.output(features), dim=1)
+
+
+def inception_torchscript(root: Path, width: int = 16, seed: int = 0) -> Path:
+    """`inception-2015-12-05.pt` (NVIDIA's TorchScript translation of TF's Inception, the file clean-fid
+    loads) at a tiny width: a scripted module with the published `layers` and `forward` interface."""
+    torch.manual_seed(seed)
+    path = root / "inception-2015-12-05.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.jit.save(torch.jit.script(_Inception(width).eval()), str(path))
+    return path
+
+
+class _StyleGANVDetector(torch.nn.Module):
+    """The interface of StyleGAN-V's `i3d_torchscript.pt`: (B, 3, T, H, W) videos, `rescale` maps [0, 255]
+    to [-1, 1], `resize` to 224², `return_features` gives the 400 logits before the softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 8, (3, 7, 7), stride=(1, 8, 8))
+        self.fc = torch.nn.Linear(8, 400)
+
+    def forward(
+        self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False
+    ) -> torch.Tensor:
+        x = x.float()
+        if rescale:
+            x = x / 127.5 - 1
+        if resize:
+            x = torch.nn.functional.interpolate(
+                x, size=(x.shape[2], 224, 224), mode="trilinear", align_corners=False
+            )
+        logits = self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3, 4)))
+        return logits if return_features else torch.softmax(logits, dim=1)
+
+
+def styleganv_detector(root: Path, seed: int = 0) -> Path:
+    """StyleGAN-V's `i3d_torchscript.pt` at a tiny size: a scripted module with its published interface."""
+    torch.manual_seed(seed)
+    path = root / "i3d_torchscript.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.jit.save(torch.jit.script(_StyleGANVDetector().eval()), str(path))
+    return path
+
+
+# hpcai-tech/OpenSora-VAE-v1.2: config.json (transformers' VideoAutoencoderPipeline config), as published
+OPENSORA_VAE_CONFIG = {
+    "architectures": ["VideoAutoencoderPipeline"],
+    "cal_loss": False,
+    "freeze_vae_2d": False,
+    "from_pretrained": None,
+    "micro_frame_size": 17,
+    "model_type": "VideoAutoencoderPipeline",
+    "scale": [3.85, 2.32, 2.33, 3.06],
+    "shift": [-0.1, 0.34, 0.27, 0.98],
+    "torch_dtype": "float32",
+    "transformers_version": "4.36.2",
+    "vae_2d": {
+        "from_pretrained": "PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers",
+        "local_files_only": True,
+        "micro_batch_size": 4,
+        "subfolder": "vae",
+        "type": "VideoAutoencoderKL",
+    },
+    "vae_temporal": {"from_pretrained": None, "type": "VAE_Temporal_SD"},
+}
+
+
+def opensora_vae_folder(root: Path, seed: int = 0, shift_in_file: bool = True) -> Path:
+    """OpenSora-VAE-v1.2's folder at a tiny width: config.json as published and one model.safetensors
+    whose keys are `spatial_vae.module.<diffusers AutoencoderKL key>` (the SDXL VAE inside Open-Sora's
+    wrapper), `temporal_vae.<VAE_Temporal_SD key>` and the `shift`/`scale` buffers (the pipeline registers
+    them, so they are saved). The temporal keys come from aidbench's TemporalVAE: nobody publishes them
+    apart from the file itself."""
+    from aidbench.baselines.opensora_vae import TemporalVAE, sdxl_vae
+
+    torch.manual_seed(seed)
+    tensors = {f"spatial_vae.module.{k}": v for k, v in sdxl_vae(tiny=True).state_dict().items()}
+    tensors |= {f"temporal_vae.{k}": v for k, v in TemporalVAE(filters=32).state_dict().items()}
+    if shift_in_file:
+        tensors["shift"] = torch.tensor(OPENSORA_VAE_CONFIG["shift"]).view(1, 4, 1, 1, 1)
+        tensors["scale"] = torch.tensor(OPENSORA_VAE_CONFIG["scale"]).view(1, 4, 1, 1, 1)
+    folder = root / "OpenSora-VAE-v1.2"
+    _json(folder / "config.json", OPENSORA_VAE_CONFIG)
+    save_file(
+        {k: v.contiguous() for k, v in tensors.items()},
+        str(folder / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    return folder

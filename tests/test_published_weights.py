@@ -82,7 +82,7 @@ def test_openai_clip_loads_from_its_archive_and_its_state_dict(tmp_path, monkeyp
 
     path = published.openai_clip(tmp_path, form)
     if form == "jit":
-        with pytest.raises(UserError, match="not OpenAI's published ViT-B-32.pt"):
+        with pytest.raises(UserError, match="not the recorded"):
             CLIPSimilarity(path)
         published_file = dataclasses.replace(weights.KNOWN["clip"], sha256=weights.sha256_file(path))
         monkeypatch.setitem(weights.KNOWN, "clip", published_file)  # as if it were OpenAI's file
@@ -191,3 +191,117 @@ def test_aid_trains_a_step_from_the_published_svd_and_clip_folders(cli, tmp_path
     output = tmp_path / "results/runs/train/paper-layout/output"
     sampled = cli("sample", "--checkpoint", str(output), *SMALL, *weights_args, "--run-id", "paper-sample")
     assert sampled.code == 0, sampled.err
+
+
+@pytest.mark.parametrize("tracked", [True, False])
+def test_i3d_loads_videogpts_checkpoint_strictly_and_scores_a_clip(tmp_path, tracked):
+    from aidbench.metrics import fvd
+
+    path = published.i3d_checkpoint(tmp_path, tracked)
+    extractor = fvd.I3DFeatures(path, fvd.SEER)
+    clip = np.random.default_rng(0).integers(0, 256, (1, 10, 32, 32, 3), dtype=np.uint8)
+    logits = extractor(clip)
+    assert logits.shape == (1, 400) and np.isfinite(logits).all()
+    assert extractor.weights_sha256 == weights.sha256_file(path)
+    state = torch.load(path, weights_only=True)
+    state["Mixed_5c.b0.conv3d.weight"] = state["Mixed_5c.b0.conv3d.weight"][:1]
+    torch.save(state, path)
+    with pytest.raises(UserError, match="not the InceptionI3d"):
+        fvd.I3DFeatures(path, fvd.SEER)
+
+
+def _fetch_from_this_machine(tmp_path, name: str, served) -> object:
+    """`weights.fetch` of `served` through a server on this machine (fetch allows http only to it)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served.parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{served.name}"
+        return weights.fetch(name, tmp_path / "weights", url)
+    finally:
+        server.shutdown()
+
+
+def test_cleanfids_inception_torchscript_loads_only_when_fetched_or_trusted(cli, tmp_path):
+    from aidbench.metrics.fid import InceptionFeatures, frame_features
+
+    served = published.inception_torchscript(tmp_path / "served")
+    with pytest.raises(UserError, match="loads it only once pinned: `aidbench weights fetch inception`"):
+        InceptionFeatures(served)
+    fetched = _fetch_from_this_machine(tmp_path, "inception", served)
+    assert weights.pin_path(fetched).read_text().split() == [weights.sha256_file(served), fetched.name]
+    model = InceptionFeatures(fetched)
+    frames = np.random.default_rng(0).integers(0, 256, (3, 40, 48, 3), dtype=np.uint8)
+    features = frame_features(frames, model)
+    assert features.shape == (3, 16) and np.isfinite(features).all() and features.std() > 0
+
+    # a file the user downloaded by hand is pinned with `weights trust`, and verify then checks it
+    trusted = cli("weights", "trust", "inception", "--weights", f"inception={served}")
+    assert trusted.code == 0 and weights.sha256_file(served) in trusted.out
+    InceptionFeatures(served)
+    assert "ok" in cli("weights", "verify", "inception", "--weights", f"inception={served}").out
+    served.write_bytes(served.read_bytes()[:-1] + b"x")  # changed after it was pinned
+    with pytest.raises(UserError, match="not the pinned"):
+        InceptionFeatures(served)
+    assert cli("weights", "verify", "inception", "--weights", f"inception={served}").code == 1
+
+
+def test_styleganvs_detector_runs_with_its_own_rescale_and_resize(tmp_path):
+    from aidbench.metrics import fvd
+
+    path = published.styleganv_detector(tmp_path)
+    weights.pin(path)
+    protocol = fvd.VideoProtocol(**{**fvd.STYLEGANV.to_dict(), "detector": "i3d-torchscript"})
+    extractor = fvd.I3DFeatures(path, protocol)
+    clips = np.random.default_rng(0).integers(0, 256, (2, 16, 32, 32, 3), dtype=np.uint8)
+    logits = extractor(clips)
+    assert logits.shape == (2, 400) and np.isfinite(logits).all()
+    reference = torch.jit.load(str(path))(
+        torch.from_numpy(clips).permute(0, 4, 1, 2, 3), rescale=True, resize=True, return_features=True
+    )
+    np.testing.assert_allclose(logits, reference.detach().double().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shift_in_file", [True, False])
+def test_open_soras_vae_loads_from_its_folder_and_reads_its_config(tmp_path, shift_in_file):
+    from aidbench.baselines.opensora_vae import TemporalVAE, VideoVAE, load, sdxl_vae
+
+    folder = published.opensora_vae_folder(tmp_path, shift_in_file=shift_in_file)
+    config = json.loads((folder / "config.json").read_text())
+    config["vae_2d"]["micro_batch_size"], config["shift"] = 2, [0.5, 0.25, 0.0, -0.5]
+    (folder / "config.json").write_text(json.dumps(config))
+    vae = load(folder, VideoVAE(sdxl_vae(tiny=True), TemporalVAE(filters=32)))
+    expected_shift = published.OPENSORA_VAE_CONFIG["shift"] if shift_in_file else config["shift"]
+    assert vae.shift.flatten().tolist() == pytest.approx(expected_shift) and vae.micro_batch == 2
+    with torch.no_grad():
+        z = vae.encode(torch.rand(1, 3, 17, 16, 16) * 2 - 1, sample=False)
+        assert z.shape == (1, 4, 5, 2, 2)
+        assert vae.decode(z, 17).shape == (1, 3, 17, 16, 16)
+
+    config["micro_frame_size"] = 16
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match="describes another VAE .*micro_frame_size 16"):
+        load(folder, VideoVAE(sdxl_vae(tiny=True), TemporalVAE(filters=32)))
+
+
+def test_every_weight_aidbench_knows_has_a_published_layout_test():
+    from tests import test_opensora
+
+    covered = {
+        "i3d": test_i3d_loads_videogpts_checkpoint_strictly_and_scores_a_clip,
+        "i3d-torchscript": test_styleganvs_detector_runs_with_its_own_rescale_and_resize,
+        "inception": test_cleanfids_inception_torchscript_loads_only_when_fetched_or_trusted,
+        "clip": test_openai_clip_loads_from_its_archive_and_its_state_dict,
+        "svd": test_svd_loads_from_each_download_in_float32,
+        "clip-vit-h14": test_the_clip_text_tower_loads_from_laions_files,
+        "opensora-stdit3": test_opensora.test_the_released_folder_config_sets_the_architecture,
+        "opensora-vae": test_open_soras_vae_loads_from_its_folder_and_reads_its_config,
+        "t5-xxl": test_t5_loads_from_deepfloyds_folder_with_its_sentencepiece_tokenizer,
+        "llava": test_llava_describes_a_frame_from_its_published_folder,
+    }
+    assert set(covered) == set(weights.KNOWN)

@@ -17,9 +17,9 @@ import numpy as np
 ARCHITECTURE = "ViT-B-32-quickgelu"
 
 
-def openai_state_dict(path: str | Path, sha256: str) -> dict:
-    """The weights of an OpenAI CLIP file: its TorchScript archive (the published file, by its sha256) or a
-    plain state dict; anything else is one clear error."""
+def openai_state_dict(path: str | Path) -> dict:
+    """The weights of an OpenAI CLIP file: its TorchScript archive (the published file, by its sha256, or
+    one pinned) or a plain state dict; anything else is one clear error."""
     import pickle  # only for its error type: nothing is unpickled but by torch.load(weights_only=True)
     import warnings
     import zipfile
@@ -27,7 +27,7 @@ def openai_state_dict(path: str | Path, sha256: str) -> dict:
     import torch
 
     from aidbench.errors import UserError
-    from aidbench.weights import get
+    from aidbench.weights import load_torchscript
 
     path = Path(path)
     if not path.is_file():
@@ -39,12 +39,7 @@ def openai_state_dict(path: str | Path, sha256: str) -> dict:
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
         if "TorchScript" not in str(err):
             raise UserError(f"{path} is not a CLIP weights file torch can read ({err}).") from None
-        if sha256 != get("clip").sha256:
-            raise UserError(
-                f"{path} is a TorchScript archive that is not OpenAI's published ViT-B-32.pt (sha256 "
-                f"{sha256}); aidbench runs no other archive's code: pass its state dict instead."
-            ) from None
-        state = torch.jit.load(str(path), map_location="cpu").state_dict()
+        state = load_torchscript("clip", path)[1].state_dict()
     if isinstance(state, dict) and "state_dict" in state:  # a training checkpoint around the weights
         state = {k.removeprefix("module."): v for k, v in state["state_dict"].items()}
     if not isinstance(state, dict) or "visual.proj" not in state:
@@ -62,7 +57,7 @@ class CLIPSimilarity:
 
         self.weights_sha256 = sha256_file(weights) if weights else None
         if model is None:
-            state = openai_state_dict(weights, self.weights_sha256)
+            state = openai_state_dict(weights)
             model = build_model_from_openai_state_dict(state, cast_dtype=None).float().to(device)
             preprocess = open_clip.image_transform(
                 model.visual.image_size, is_train=False, mean=OPENAI_DATASET_MEAN, std=OPENAI_DATASET_STD

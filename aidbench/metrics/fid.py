@@ -13,12 +13,13 @@ class InceptionFeatures:
     """clean-fid's InceptionV3W forward for resized frames: (x − 128) / 128 through the TorchScript layers."""
 
     def __init__(self, weights: str | Path, device: str = "cpu"):
-        import torch
+        from aidbench.weights import load_torchscript
 
-        from aidbench.weights import sha256_file
+        self.weights_sha256, base = load_torchscript("inception", weights, device)
+        if not hasattr(base, "layers"):
+            from aidbench.errors import UserError
 
-        self.weights_sha256 = sha256_file(weights)
-        base = torch.jit.load(str(weights), map_location=device).eval()
+            raise UserError(f"{weights} is a TorchScript archive without clean-fid's Inception `layers`.")
         self.layers, self.device = base.layers, device
 
     def __call__(self, batch):

@@ -82,13 +82,13 @@ class I3DFeatures:
         import torch
 
         from aidbench.metrics import i3d
-        from aidbench.weights import sha256_file
+        from aidbench.weights import load_torchscript, sha256_file
 
         self.protocol, self.device, self.batch_size = protocol, device, batch_size
-        self.weights_sha256 = sha256_file(weights)
         if protocol.detector == "i3d-torchscript":
-            self.model = torch.jit.load(str(weights), map_location=device).eval()
+            self.weights_sha256, self.model = load_torchscript("i3d-torchscript", weights, device)
         else:
+            self.weights_sha256 = sha256_file(weights)
             self.model = i3d.load(weights, device).to(memory_format=torch.channels_last_3d)
 
     @classmethod
