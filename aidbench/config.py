@@ -49,6 +49,11 @@ class DataConfig:
     frame_stride: int = Field(1, gt=0)
     # First frame read by stride/consecutive sampling.
     frame_offset: int = Field(0, ge=0)
+    # How clips are read and predictions quantised. "aidbench": frames in natural order, uint8 resize,
+    # one rounding; clips too short are skipped. "seer": Seer's loader step for step (frames in
+    # `Path.glob` order, PIL Resize + CenterCrop, float blending, short clips zero-padded, real clips and
+    # predictions truncated by `(x * 255).astype(uint8)`), for numbers comparable with Seer's code.
+    chain: Literal["aidbench", "seer"] = "aidbench"
     # Cap on the clips a stage reads (None: all), e.g. UCF-101's 2,048 test samples.
     max_clips: int | None = Field(None, gt=0)
     # [ours] Cap on the clips of the training split only (None: data.max_clips applies to it too).
@@ -58,6 +63,13 @@ class DataConfig:
     synthtvp_task: Literal["full", "move1"] = "full"
     # [ours] Stop with an error when more than this fraction of videos is corrupt.
     max_corrupt_fraction: float = Field(0.01, ge=0.0, le=1.0)
+
+    @field_validator("chain")
+    @classmethod
+    def _seer_resamples(cls, value: str, info: ValidationInfo) -> str:
+        if value == "seer" and info.data.get("frame_sampling") != "uniform":
+            raise ValueError("Seer's loader resamples the whole video: it needs data.frame_sampling uniform")
+        return value
 
     @field_validator("num_ref_frames")
     @classmethod

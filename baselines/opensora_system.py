@@ -157,7 +157,7 @@ class OpenSoraObjective:
 def generator_for(config, parts: OpenSoraParts):
     """generate(clip, seed) → uint8 (T, H, W, 3): the K true reference frames, then the predicted ones."""
     from aidbench.baselines import rflow
-    from aidbench.data.clips import from_model, to_model
+    from aidbench.data.clips import from_model, quantisation, to_model
 
     dit = parts.denoiser
     steps, scale = config.sample.num_inference_steps, config.sample.opensora_guidance_scale
@@ -191,7 +191,7 @@ def generator_for(config, parts: OpenSoraParts):
                 rflow.guided(model, y, null, mask, scale), noise, timesteps, reference, reference_frames
             )
         predicted = parts.vae.decode(z[:, :, held:], t - k)[0].movedim(0, 1)
-        return np.concatenate([clip.frames[:k], from_model(predicted)])
+        return np.concatenate([clip.frames[:k], from_model(predicted, quantisation(config.data))])
 
     return generate
 

@@ -19,6 +19,7 @@ def svd_generator(config, parts):
     """generate(clip, seed) → uint8 clip with SVD's own sampler (first reference frame, per-frame guidance)."""
     import torch
 
+    from aidbench.data.clips import quantisation
     from aidbench.model.pipeline import AIDPipeline, to_uint8
     from aidbench.model.sample import sampling_settings
 
@@ -34,7 +35,7 @@ def svd_generator(config, parts):
             generator=torch.Generator().manual_seed(seed),
             svd_guidance=guidance,
         )
-        return to_uint8(frames)
+        return to_uint8(frames, quantisation(config.data))
 
     return generate
 

@@ -13,7 +13,7 @@ def sample_reconstruction(config, run, checkpoint, split):
     import torch
 
     from aidbench import distributed
-    from aidbench.data.clips import to_model
+    from aidbench.data.clips import quantisation, to_model
     from aidbench.model.pipeline import to_uint8
     from aidbench.model.sample import sample_clips
 
@@ -26,7 +26,8 @@ def sample_reconstruction(config, run, checkpoint, split):
         frames = to_model(clip.frames).to(state.device)
         latents = svd.vae.encode(frames).latent_dist.mode() * svd.vae.config.scaling_factor
         video = svd.decode_latents(latents[None], len(frames), decode_chunk_size=len(frames))
-        return to_uint8(svd.video_processor.postprocess_video(video=video, output_type="np")[0])
+        frames = svd.video_processor.postprocess_video(video=video, output_type="np")[0]
+        return to_uint8(frames, quantisation(config.data))
 
     return sample_clips(config, run, split, generate, state, lambda clip: {"system": "vae-recon"})
 

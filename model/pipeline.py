@@ -19,6 +19,7 @@ import torch
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
+from aidbench.data.clips import quantise
 from aidbench.model.aid import AIDDenoiser
 from aidbench.model.edm import reference_conditioning
 from aidbench.model.text import TextEncoder
@@ -138,8 +139,9 @@ class AIDPipeline:
         return svd.video_processor.postprocess_video(video=frames, output_type="np")[0]
 
 
-def to_uint8(frames: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
+def to_uint8(frames: np.ndarray, mode: str = "round") -> np.ndarray:
+    """The pipeline's [0, 1] frames as uint8, quantised as the data chain says (`clips.quantisation`)."""
+    return quantise(frames, mode)
 
 
 def extend(

@@ -405,6 +405,7 @@ def train(
 
 def aid_generator(config: Config, parts: AIDComponents):
     """generate(clip, seed) → uint8 clip: AID's sampler with the config's sampling settings."""
+    from aidbench.data.clips import quantisation
     from aidbench.data.open import open_dataset
     from aidbench.model.pipeline import AIDPipeline, to_uint8
     from aidbench.model.sample import sampling_settings
@@ -416,7 +417,8 @@ def aid_generator(config: Config, parts: AIDComponents):
     def generate(clip, seed):
         k, t = clip.num_ref_frames, clip.frames.shape[0]
         generator = torch.Generator().manual_seed(seed)
-        return to_uint8(pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator))
+        frames = pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator)
+        return to_uint8(frames, quantisation(config.data))
 
     generate.states = states
     return generate

@@ -82,3 +82,55 @@ def test_model_range_round_trips():
     np.testing.assert_array_equal(
         from_model(torch.full((1, 3, 2, 2), 7.0)), np.full((1, 2, 2, 3), 255, np.uint8)
     )
+
+
+def _seers_loader(folder, resolution: int, num_frames: int) -> np.ndarray:
+    """Seer's sthv2 `Dataset.__getitem__` (normalize=False) then eval.py's `(gt + 1) / 2` and
+    compute_fvd's `(x * 255).astype('uint8')`, step by step, with torchvision's PIL transforms."""
+    from pathlib import Path
+
+    from PIL import Image
+    from torchvision import transforms as TV
+
+    transform = TV.Compose([TV.Resize(resolution), TV.CenterCrop(resolution), TV.ToTensor()])
+    paths = [p for ext in ["jpg"] for p in Path(folder).glob(f"**/*.{ext}")]
+    tensor = torch.stack([transform(Image.open(p)) for p in paths], dim=1)
+    tensor = 2.0 * tensor - 1.0
+    c, f, h, w = tensor.shape
+    if f > num_frames:
+        tensor = F.interpolate(tensor.unsqueeze(0), size=(num_frames, h, w), mode="trilinear").squeeze(0)
+    elif f < num_frames:
+        tensor = F.pad(tensor, (0, 0, 0, 0, 0, num_frames - f, 0, 0))
+    gt = (tensor + 1.0) / 2.0
+    return (gt.permute(1, 2, 3, 0).numpy() * 255).astype("uint8")
+
+
+@pytest.mark.parametrize("length", [7, 12, 31])  # zero-padded, as it is, resampled
+def test_conformance_the_seer_chain_reads_a_frame_folder_as_seers_loader_does(tmp_path, length):
+    from PIL import Image
+
+    from aidbench.data.video import FrameFiles, glob_frames
+
+    rng = np.random.default_rng(length)
+    coarse = rng.integers(0, 256, size=(length, 6, 8, 3), dtype=np.uint8)
+    for i, frame in enumerate(coarse.repeat(10, 1).repeat(10, 2)):  # 60×80 frames, as JPEG files
+        Image.fromarray(frame).save(tmp_path / f"img_{i + 1:05d}.jpg", quality=90)
+    sampling = ClipSampling(num_frames=12, num_ref_frames=2, resolution=32, chain="seer")
+    ours, size = read_clip(FrameFiles(glob_frames(tmp_path)), sampling)
+    assert size == (60, 80) and ours.shape == (12, 32, 32, 3)
+    np.testing.assert_array_equal(ours, _seers_loader(tmp_path, 32, 12))
+    if length == 12:  # same frames, same order: aidbench's chain (uint8 resize, rounding) differs
+        plain = read_clip(FrameFiles(glob_frames(tmp_path)), ClipSampling(12, 2, 32))[0]
+        assert (plain != ours).mean() > 0.05
+
+
+def test_quantisation_rounds_or_truncates_and_the_seer_chain_needs_uniform_sampling():
+    from aidbench.data.clips import quantise
+
+    x = np.array([0.0, 0.5, 254.7 / 255, 1.2, -0.1], dtype=np.float32)
+    assert quantise(x).tolist() == [0, 128, 255, 255, 0]
+    assert quantise(x, "truncate").tolist() == [0, 127, 254, 255, 0]
+    assert (from_model(torch.full((1, 3, 1, 1), 0.999), "truncate") == 254).all()
+    assert resolve(overrides=["data.chain=seer"]).data.chain == "seer"
+    with pytest.raises(Exception, match="frame_sampling uniform"):
+        resolve(overrides=["data.frame_sampling=stride", "data.chain=seer"])

@@ -276,7 +276,9 @@ def test_weights_fetch_downloads_from_a_local_server(cli, tmp_path, monkeypatch)
         monkeypatch.setitem(
             weights.KNOWN, "i3d", weights.Weight("i3d", "i3d_pretrained_400.pt", url, "fvd", sha256="0" * 64)
         )
-        assert weights.pin_path(tmp_path / "weights/i3d_pretrained_400.pt").is_file()  # what fetch got, pinned
+        assert weights.pin_path(
+            tmp_path / "weights/i3d_pretrained_400.pt"
+        ).is_file()  # what fetch got, pinned
         for name in ("i3d_pretrained_400.pt", "i3d_pretrained_400.pt.sha256"):
             (tmp_path / "weights" / name).unlink()
         bad = cli("weights", "fetch", "i3d")

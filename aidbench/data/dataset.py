@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from aidbench.data.clips import ClipSampling, TooShort, read_clip
-from aidbench.data.video import CorruptVideo, FrameFiles, open_video
+from aidbench.data.video import CorruptVideo, FrameFiles, glob_frames, open_video
 from aidbench.errors import UserError, did_you_mean
 from aidbench.progress import track
 
@@ -175,6 +175,8 @@ class ClipDataset:
 
     def open(self, ref: ClipRef):
         """The frame source behind a ref (FileNotFoundError when absent)."""
+        if self.sampling.chain == "seer" and ref.frame_files is None and ref.source and ref.source.is_dir():
+            return FrameFiles(glob_frames(ref.source))
         if ref.frame_files is not None:
             missing = [p for p in ref.frame_files if not p.is_file()]
             if missing:

@@ -37,6 +37,12 @@ def list_frames(folder: Path, recursive: bool = False) -> list[Path]:
     return sorted(files, key=lambda p: (_natural_key(p.parent), _natural_key(p)))
 
 
+def glob_frames(folder: Path) -> list[Path]:
+    """A frame folder as Seer lists it: `Path.glob('**/*.<ext>')` per extension, in the file system's
+    order (unsorted, so it can differ between machines; `list_frames` is aidbench's sorted order)."""
+    return [p for ext in IMAGE_SUFFIXES for p in folder.glob(f"**/*{ext}") if p.is_file()]
+
+
 def _read_image(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
