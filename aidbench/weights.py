@@ -213,13 +213,13 @@ def trusted(name: str, path: str | Path) -> str:
     """The sha256 of a file that may run code when loaded (a TorchScript archive), when it is the
     publisher's (the recorded hash) or pinned; anything else is refused before it is read as a model."""
     weight, path = get(name), Path(path)
-    actual = sha256_file(path)
-    if actual == weight.sha256 or actual == _pinned(path):
+    actual, pinned = sha256_file(path), _pinned(path)
+    if actual in (weight.sha256, pinned):
         return actual
-    if weight.sha256 or _pinned(path):
+    if weight.sha256 or pinned:
         raise UserError(
             f"{path} has sha256 {actual}, not the {'recorded' if weight.sha256 else 'pinned'} "
-            f"{weight.sha256 or _pinned(path)}; it is a TorchScript archive, which carries code, so "
+            f"{weight.sha256 or pinned}; it is a TorchScript archive, which carries code, so "
             f"aidbench will not load it: fetch it again with `aidbench weights fetch {name}`."
         )
     raise UserError(
@@ -258,9 +258,10 @@ def verify(name: str, path: str | Path) -> tuple[bool | None, str]:
             else (None, "folder complete; no hash recorded")
         )
     actual = sha256_file(path)
-    if weight.sha256 is None and _pinned(path) is not None:
-        ok = actual == _pinned(path)
-        return ok, f"sha256 {actual} {'matches' if ok else 'differs from'} the pinned {_pinned(path)}"
+    pinned = _pinned(path)
+    if weight.sha256 is None and pinned is not None:
+        ok = actual == pinned
+        return ok, f"sha256 {actual} {'matches' if ok else 'differs from'} the pinned {pinned}"
     if weight.sha256 is None:
         return None, f"sha256 {actual} (none recorded to compare)"
     if actual != weight.sha256:
