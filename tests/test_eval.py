@@ -115,7 +115,7 @@ def test_fvd_from_folders_with_local_weights_and_the_cache(cli, tmp_path, i3d_we
     ("setup", "message"),
     [
         ("no-weights", "weights 'i3d' (i3d_pretrained_400.pt) not found; looked in"),
-        ("one-video", "1 samples cannot give a covariance"),
+        ("one-video", "fvd@seer needs at least 2 real and 2 generated clips; got 1 real and 1 generated"),
         ("lengths", "clip lengths differ"),
         ("empty", "holds no videos"),
     ],
@@ -154,10 +154,10 @@ def test_eval_errors_are_one_sentence(cli, tmp_path, i3d_weights, setup, message
 @pytest.mark.parametrize(
     ("metric", "clips", "frames", "message"),
     [
-        ("kvd@seer", 1, 10, "needs at least 2 clips on each side"),
+        ("kvd@seer", 1, 10, "kvd@seer needs at least 2 real and 2 generated clips"),
         ("fvd@styleganv", 3, 12, "scores 16 frames; the clips have 12"),
         ("fvd@seer", 3, 8, "I3D needs clips of at least 9 frames"),
-        ("fvd@styleganv", 1, 16, "1 samples cannot give a covariance"),  # population covariance: N = 1 passed
+        ("fvd@styleganv", 1, 16, "needs at least 2 real"),  # population covariance would let N = 1 through
     ],
 )
 def test_clips_a_metric_cannot_score_are_one_sentence(
@@ -405,3 +405,67 @@ def test_stats_rm_takes_only_cache_keys(cli, tmp_path, key):
     assert entry.is_dir() and runs.is_dir() and outside.is_dir()
     assert cli("stats", "rm", "ab").code == 0 and not entry.exists()
     assert "the feature cache is empty" in cli("stats", "rm", "--all").err
+
+
+@pytest.fixture(scope="module")
+def random_i3d():
+    from aidbench.metrics.i3d import InceptionI3d
+
+    torch.manual_seed(0)
+    return InceptionI3d().eval()
+
+
+class _FixedCLIP:
+    weights_sha256 = None
+
+    def video_score(self, frames, text):
+        return 20.0
+
+
+@pytest.mark.parametrize("case", ["none", "one", "constant"])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "fvd@seer",
+        "kvd@seer",
+        "kvd@textbook",
+        "fvd@styleganv",
+        "fid@clean-frames",
+        "kid@clean-frames",
+        "clipsim@vitb32",
+    ],
+)
+@pytest.mark.parametrize("resamples", [0, 20])
+def test_small_samples_give_a_number_or_a_sentence(metric, case, resamples, random_i3d):
+    """No clip, one clip, constant clips: every protocol either scores or says why in a sentence, never with
+    numpy's or scipy's error and never NaN (an interval over one clip has no spread to resample)."""
+    from aidbench import registry
+    from aidbench.metrics.videoset import VideoSet
+
+    n = {"none": 0, "one": 1, "constant": 2}[case]
+    rng = np.random.default_rng(0)
+
+    def videos(seed):
+        if case == "constant":
+            return [np.full((16, 32, 32, 3), 90 + seed, np.uint8) for _ in range(n)]
+        return [
+            np.random.default_rng(seed).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8) for _ in range(n)
+        ]
+
+    names = [f"c{i}" for i in range(n)]
+    real = VideoSet(None, names, videos(1), {k: "a jar" for k in names})
+    fake = VideoSet(None, names, videos(2), {k: "a jar" for k in names})
+    models = {
+        "i3d": random_i3d,
+        "inception": lambda x: x.float().mean(dim=(2, 3)).repeat(1, 16) + float(rng.normal()),
+        "clip": _FixedCLIP(),
+    }
+    ctx = Context(models=models, bootstrap_samples=resamples)
+    try:
+        record = registry.load("metric", metric).compute(real, fake, ctx)
+    except UserError as err:
+        assert case in ("none", "one") and metric != "clipsim@vitb32" or case == "none", err
+        assert str(err).startswith(metric) and "needs at least" in str(err)
+        return
+    assert case != "none"
+    assert all(np.isfinite(v) for v in (record.value, record.ci_low, record.ci_high)), record

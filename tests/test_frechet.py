@@ -86,3 +86,10 @@ def test_full_set_mmd_is_the_unbiased_estimate_seer_computes():
     yy = sum(k(b[i], b[j]) for i in range(25) for j in range(25) if i != j) / (25 * 24)
     xy = sum(k(a[i], b[j]) for i in range(30) for j in range(25)) / (30 * 25)
     assert kernel.mmd2(a, b) == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
+
+
+def test_a_negative_residual_is_shown_not_clamped_to_zero():
+    """A covariance that is not positive semi-definite (an upstream bug) must show, not read as a perfect 0."""
+    good = frechet.Gaussian(np.zeros(3), np.eye(3), 10)
+    broken = frechet.Gaussian(np.zeros(3), -2 * np.eye(3), 10)
+    assert frechet.frechet_distance(good, broken) == pytest.approx(3 - 6, abs=1e-12)

@@ -84,5 +84,5 @@ def frechet_distance(a: Gaussian, b: Gaussian) -> float:
     if a.mean.shape != b.mean.shape:
         raise ValueError(f"feature sizes differ: {a.mean.shape[0]} vs {b.mean.shape[0]}")
     diff = a.mean - b.mean
-    value = diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2.0 * trace_sqrt_product(a.cov, b.cov)
-    return float(max(value, 0.0))
+    # Not clamped at 0: a small negative value is rounding on near-identical sets, a large one a bug to see.
+    return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2.0 * trace_sqrt_product(a.cov, b.cov))

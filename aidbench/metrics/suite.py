@@ -95,7 +95,17 @@ def _distance_record(
     )
 
 
-def _same_length(real: VideoSet, fake: VideoSet) -> None:
+def _enough(name: str, real: VideoSet, fake: VideoSet, minimum: int = 2) -> None:
+    if min(len(real), len(fake)) < minimum:
+        raise UserError(
+            f"{name} needs at least {minimum} real and {minimum} generated clips; got {len(real)} real and "
+            f"{len(fake)} generated."
+        )
+
+
+def _same_length(name: str, real: VideoSet, fake: VideoSet) -> None:
+    """Set-level metrics compare distributions of clips: at least two clips a side, all of one length."""
+    _enough(name, real, fake)
     lengths = {v.shape[0] for v in real.videos} | {v.shape[0] for v in fake.videos}
     if len(lengths) > 1:
         raise UserError(
@@ -114,7 +124,7 @@ class VideoDistance:
     weights: tuple[str, ...] = ("i3d",)
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
-        _same_length(real, fake)
+        _same_length(self.name, real, fake)
         protocol = self.protocol
         weight = "i3d"
         if protocol.name == "styleganv" and "i3d-torchscript" in ctx.weights:
@@ -176,7 +186,7 @@ class FrameDistance:
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
         from aidbench.metrics.fid import InceptionFeatures, frame_features
 
-        _same_length(real, fake)
+        _same_length(self.name, real, fake)
         model = ctx.models.get("inception") or InceptionFeatures(ctx.weights["inception"], ctx.device)
         sha = getattr(model, "weights_sha256", None)
         skip = ctx.num_ref_frames if ctx.frames == "predicted" else 0
@@ -259,6 +269,7 @@ class CLIPSim:
                 f"CLIPSIM needs each generated video's instruction; none for {', '.join(missing[:5])}"
                 f"{' …' if len(missing) > 5 else ''} (add instructions.json or meta.json)."
             )
+        _enough(self.name, real, fake, minimum=1)
         scorer = ctx.models.get("clip") or CLIPSimilarity(ctx.weights["clip"], ctx.device)
         skip = ctx.num_ref_frames if ctx.frames == "predicted" else 0
         scores = [
