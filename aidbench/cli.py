@@ -576,7 +576,12 @@ def check(
     typer.echo(f"no regression: {len(comparisons)} numbers within their margins.")
 
 
-BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i3d": "I3D features"}
+BENCHMARKS = {
+    "decode": "video decoding",
+    "frechet": "the Fréchet distance",
+    "i3d": "I3D features",
+    "precision": "the metric detectors' GPU arithmetic against the CPU's",
+}
 
 
 @app.command(
@@ -584,7 +589,7 @@ BENCHMARKS = {"decode": "video decoding", "frechet": "the Fréchet distance", "i
     "Also: aidbench bench step --preset smoke --steps 10   (a training step against the bare UNet)"
 )
 def bench(
-    what: Annotated[str, typer.Argument(help="train, sample, step, decode, frechet or i3d.")],
+    what: Annotated[str, typer.Argument(help="train, sample, step, decode, frechet, i3d or precision.")],
     model: Annotated[
         list[str] | None,
         typer.Option(

@@ -70,7 +70,9 @@ class CLIPSimilarity:
         import torch
         from PIL import Image
 
-        with torch.inference_mode():
+        from aidbench.metrics.precision import ieee_float32
+
+        with torch.inference_mode(), ieee_float32():
             images = torch.stack([self.preprocess(Image.fromarray(f)) for f in frames]).to(self.device)
             image = self.model.encode_image(images)
             words = self.model.encode_text(self.tokenizer([text]).to(self.device))

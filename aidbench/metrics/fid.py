@@ -32,11 +32,13 @@ def frame_features(frames: Iterable[np.ndarray], model, batch_size: int = 64) ->
     import torch
     from cleanfid.resize import build_resizer
 
+    from aidbench.metrics.precision import ieee_float32
+
     resize = build_resizer("clean")
     out, batch = [], []
 
     def flush():
-        with torch.inference_mode():
+        with torch.inference_mode(), ieee_float32():
             x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float()
             out.append(model(x).double().cpu().numpy())
         batch.clear()

@@ -108,8 +108,10 @@ class I3DFeatures:
         """(N, 400) logits of uint8 (T, H, W, 3) clips: an array, or a list of clips whose sizes may differ."""
         import torch
 
+        from aidbench.metrics.precision import ieee_float32
+
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), ieee_float32():
             for start in range(0, len(videos), self.batch_size):
                 batch = videos[start : start + self.batch_size]
                 sizes = {v.shape for v in batch}
