@@ -862,6 +862,29 @@ def ls(
             typer.echo(f"  {name}")
 
 
+@app.command(epilog="Example: aidbench protocols --markdown")
+def protocols(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The README's table of protocols × steps.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Every metric's protocol card: frames, reference frames, resize, features, covariance, distance."""
+    from aidbench.metrics import suite
+
+    if markdown:
+        typer.echo(suite.protocols_markdown(), nl=False)
+        return
+    cards = suite.protocol_cards()
+    if as_json:
+        typer.echo(json.dumps(cards))
+        return
+    for name, steps in cards.items():
+        typer.echo(name)
+        for key, value in steps.items():
+            typer.echo(f"  {key:<17} {value}")
+
+
 @app.command("model-info", epilog="Example: aidbench model-info aid --preset paper-ssv2 --json")
 def model_info(
     model: Annotated[str, typer.Argument(help="Registered model.")],

@@ -64,6 +64,19 @@ def sample_run(
     return run
 
 
+def _card(metric: str, n: int) -> dict[str, str]:
+    """The card the metric's own compute would write for n clips a side (no detector file behind it)."""
+    from aidbench import registry
+    from aidbench.metrics import suite
+    from aidbench.metrics.videoset import VideoSet
+
+    if metric not in registry.names("metric"):
+        return {}
+    clips = VideoSet(None, [f"c{i}" for i in range(n)], [None] * n)
+    steps = registry.load("metric", metric).steps(suite.Context(), 16)
+    return suite.card(steps, clips, clips, {w: None for w in registry.load("metric", metric).weights})
+
+
 def eval_run(
     sample: runs.Run,
     values: dict[str, tuple[float, float, float]],
@@ -78,7 +91,19 @@ def eval_run(
     run.save()
     with runs.running(run):
         records = [
-            Record(metric, value, low, high, 0.95, 200, n, n, {"metric": metric.split("@")[0]}, {})
+            Record(
+                metric,
+                value,
+                low,
+                high,
+                0.95,
+                200,
+                n,
+                n,
+                {"metric": metric.split("@")[0]},
+                {},
+                card=_card(metric, n),
+            )
             for metric, (value, low, high) in values.items()
         ]
         path = atomic.write_text(run.path / "records.jsonl", "".join(r.to_json() + "\n" for r in records))

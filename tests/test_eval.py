@@ -18,7 +18,7 @@ from aidbench.data.video import write_png_frames
 from aidbench.errors import UserError
 from aidbench.metrics import fvd
 from aidbench.metrics.cache import FeatureCache
-from aidbench.metrics.suite import FID_CLEAN, Context
+from aidbench.metrics.suite import CARD_FIELDS, FID_CLEAN, Context, protocols_markdown
 from aidbench.metrics.videoset import load_folder
 
 RECORD_KEYS = {"metric", "value", "ci_low", "ci_high", "n_real", "n_fake", "protocol"}
@@ -469,3 +469,15 @@ def test_small_samples_give_a_number_or_a_sentence(metric, case, resamples, rand
         return
     assert case != "none"
     assert all(np.isfinite(v) for v in (record.value, record.ci_low, record.ci_high)), record
+    assert list(record.card) == [*CARD_FIELDS, "clips", "detector sha256"]
+    assert record.card["clips"] == f"{n} real, {n} generated"
+
+
+def test_the_readme_table_of_protocols_is_generated_from_their_definitions():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    begin = readme.index("<!-- protocols: generated")
+    table = readme[readme.index("\n", begin) + 1 : readme.index("<!-- protocols: end -->")]
+    assert table == protocols_markdown(), "README's protocol table is stale: aidbench protocols --markdown"
+    assert "| `fvd@styleganv` with `--weights i3d-torchscript=…` | the first 16 |" in table

@@ -282,3 +282,34 @@ def test_efficiency_tables_come_from_bench_records(tmp_path):
     assert [c.ours.value for c in ours.cells if c.ours] == [0.6, 20.0]
     full = next(r for r in filled_table.rows if r.name == "Ours(full finetune)")
     assert all(c.fill and "bench train --model aid-fullft" in c.fill for c in full.cells)
+
+
+def test_every_table_says_under_it_how_its_numbers_were_computed(tmp_path):
+    """The protocol card of each metric shown goes under the table, in Markdown, LaTeX and HTML; an eval run
+    from before cards existed is named as such rather than given a card it never had."""
+    full = fake_runs.sample_run("aid", dataset="ssv2", clips=("101",), run_id="s-full")
+    fake_runs.eval_run(full, {"fvd@seer": (61.5, 55.25, 70.0)}, run_id="eval-full", n=3)
+    build_report(tmp_path / "out", preset="smoke")
+    markdown = (tmp_path / "out/report.md").read_text()
+    main = markdown[markdown.index("### FVD on SSv2") :]
+    main = main[: main.index("\n### ")]
+    assert "Protocols of our numbers:" in main
+    (line,) = [x for x in main.splitlines() if x.startswith("- fvd@seer: ")]
+    for part in (
+        "frames all 16",
+        "reference frames included (the first 1 of each clip)",
+        "centre crop 224²",
+        "quantisation uint8 as stored",
+        "covariance N−1",
+        "detector sha256 i3d unhashed",
+        "clips 3 real, 3 generated",
+    ):
+        assert part in line, part
+    assert "reference frames included (the first 1 of each clip)" in (tmp_path / "out/report.tex").read_text()
+    assert 'class="note protocol">fvd@seer: frames all 16' in (tmp_path / "out/report.html").read_text()
+
+    records = tmp_path / "results/runs/eval/eval-full/records.jsonl"
+    rows = [json.loads(x) for x in records.read_text().splitlines()]
+    records.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "card"}) + "\n" for r in rows))
+    build_report(tmp_path / "out", preset="smoke")
+    assert "- fvd@seer: no protocol card recorded" in (tmp_path / "out/report.md").read_text()

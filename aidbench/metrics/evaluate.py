@@ -48,8 +48,15 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
     )
 
 
+QUANTISATION = {
+    "round": "rounded to uint8",
+    "truncate": "truncated to uint8, (x · 255).astype(uint8) as Seer's evaluation",
+}
+
+
 def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
     """The real clips of a sampling run's dataset split, and its samples, matched by clip id."""
+    from aidbench.data.clips import quantisation
     from aidbench.data.open import open_dataset
 
     fake = load_folder(samples_run / "samples", "generated videos")
@@ -57,7 +64,9 @@ def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
     wanted = set(fake.names)
     dataset.refs = [ref for ref in dataset.refs if ref.clip_id in wanted]
     clips = list(dataset)
-    real = VideoSet(None, [c.clip_id for c in clips], [c.frames for c in clips])
+    quantised = QUANTISATION[quantisation(config.data)] + f" (data.chain: {config.data.chain})"
+    real = VideoSet(None, [c.clip_id for c in clips], [c.frames for c in clips], quantisation=quantised)
+    fake.quantisation = quantised
     missing = wanted - set(real.names)
     if missing:
         raise UserError(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from aidbench.errors import UserError
-from aidbench.metrics import bootstrap, fvd, kernel, synthetic
+from aidbench.metrics import bootstrap, fvd, kernel, precision, synthetic
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.frechet import RankDeficientWarning, fit, frechet_distance
 from aidbench.metrics.videoset import VideoSet
@@ -34,6 +34,8 @@ class Record:
     protocol: dict[str, Any]
     weights_sha256: dict[str, str | None]
     warnings: list[str] = field(default_factory=list)
+    # What was computed, step by step (CARD_FIELDS, then the clip counts and the detector's sha256).
+    card: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -56,6 +58,39 @@ class Context:
     synthtvp_seed: int | None = None
 
 
+# A protocol card's steps, in the order a clip goes through them.
+CARD_FIELDS = (
+    "frames",
+    "reference frames",
+    "resize",
+    "quantisation",
+    "features",
+    "covariance",
+    "distance",
+    "arithmetic",
+)
+
+
+def card(
+    steps: dict[str, str], real: VideoSet, fake: VideoSet, weights_sha256: dict[str, str | None]
+) -> dict[str, str]:
+    """A record's card: the metric's steps, how each side's frames were quantised, both clip counts and the
+    detector's weights (its sha256, or "random" for a network built in memory)."""
+    quantisation = (
+        real.quantisation
+        if real.quantisation == fake.quantisation
+        else f"real: {real.quantisation}; generated: {fake.quantisation}"
+    )
+    detector = ", ".join(
+        f"{name} {sha or 'unhashed (built in memory)'}" for name, sha in weights_sha256.items()
+    )
+    return {
+        **{key: quantisation if key == "quantisation" else steps[key] for key in CARD_FIELDS},
+        "clips": f"{len(real)} real, {len(fake)} generated",
+        "detector sha256": detector or "none (no learned detector)",
+    }
+
+
 def _features(ctx: Context, description: dict, videos: list[np.ndarray], compute, label: str) -> np.ndarray:
     if ctx.cache is None:
         return np.concatenate([compute(videos[i : i + 8]) for i in range(0, len(videos), 8)])
@@ -73,6 +108,8 @@ def _distance_record(
     protocol: dict,
     weights_sha256: dict,
     notes: list[str] = (),
+    steps: dict[str, str] | None = None,
+    sets: tuple[VideoSet, VideoSet] | None = None,
 ) -> Record:
     """A distribution metric's record: point() with rank warnings recorded, and value(real_idx, fake_idx)
     resampled over clips for the interval."""
@@ -92,6 +129,7 @@ def _distance_record(
         protocol,
         weights_sha256,
         [*notes, *sorted({str(w.message) for w in caught})],
+        card(steps, *sets, weights_sha256) if steps and sets else {},
     )
 
 
@@ -123,15 +161,43 @@ class VideoDistance:
     kind: str  # "fvd", "kvd" (each set centred first, as Seer's code does) or "kvd-uncentred"
     weights: tuple[str, ...] = ("i3d",)
 
+    def _protocol(self, ctx: Context) -> tuple[fvd.VideoProtocol, str]:
+        if self.protocol.name == "styleganv" and "i3d-torchscript" in ctx.weights:
+            return fvd.VideoProtocol(
+                **{**self.protocol.to_dict(), "detector": "i3d-torchscript"}
+            ), "i3d-torchscript"
+        return self.protocol, "i3d"
+
+    def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        protocol, weight = self._protocol(ctx)
+        if protocol.detector == "i3d-torchscript":
+            resize = "the detector's own (rescale=True, resize=True: [0, 255] → [-1, 1], trilinear → 224²)"
+        elif protocol.resize == "squash":
+            resize = "bilinear → 224² (aspect not kept), [-1, 1]"
+        else:
+            resize = "short side bilinear → 224 (long side rounded up), centre crop 224², [-1, 1]"
+        kernel = "unbiased MMD² with k(x, y) = (xᵀy / 400 + 1)³ over all clips"
+        return {
+            "frames": f"the first {protocol.num_frames}"
+            if protocol.num_frames
+            else "all" + (f" {length}" if length else ""),
+            "reference frames": f"included (the first {ctx.num_ref_frames} of each clip)"
+            if protocol.include_reference
+            else "left out",
+            "resize": resize,
+            "features": f"{protocol.features}; weights `{weight}`",
+            "covariance": "–" if self.kind != "fvd" else ("N−1" if protocol.ddof == 1 else "N (population)"),
+            "distance": {
+                "fvd": "Fréchet distance of the two Gaussian fits",
+                "kvd": f"{kernel}, each set first centred on its own mean (as Seer's code)",
+                "kvd-uncentred": f"{kernel}, on the logits as they are",
+            }[self.kind],
+            "arithmetic": precision.ARITHMETIC,
+        }
+
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
         _same_length(self.name, real, fake)
-        protocol = self.protocol
-        weight = "i3d"
-        if protocol.name == "styleganv" and "i3d-torchscript" in ctx.weights:
-            protocol, weight = (
-                fvd.VideoProtocol(**{**protocol.to_dict(), "detector": "i3d-torchscript"}),
-                "i3d-torchscript",
-            )
+        protocol, weight = self._protocol(ctx)
         if weight in ctx.models:
             extractor = fvd.I3DFeatures.from_model(ctx.models[weight], protocol, ctx.device)
         else:
@@ -170,6 +236,8 @@ class VideoDistance:
             {"metric": self.kind, **protocol.to_dict()},
             {weight: extractor.weights_sha256},
             notes,
+            self.steps(ctx, real.videos[0].shape[0]),
+            (real, fake),
         )
 
 
@@ -182,6 +250,22 @@ class FrameDistance:
     weights: tuple[str, ...] = ("inception",)
     # Each resample recomputes a 2048-d distance: the interval uses at most this many.
     max_bootstrap: int = 50
+
+    def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        kernel = (
+            "unbiased MMD² with k(x, y) = (xᵀy / 2048 + 1)³, mean over 100 subsets of min(N, 1000) frames, "
+            "drawn with a seeded generator (clean-fid draws them unseeded)"
+        )
+        return {
+            **_frame_selection(ctx, length),
+            "resize": "clean-fid's clean: PIL bicubic → 299² in float, not re-quantised",
+            "features": "Inception-v3 pool3, 2048-d, per frame (clean-fid's TorchScript); weights `inception`",
+            "covariance": "N−1" if self.kind == "fid" else "–",
+            "distance": "Fréchet distance of the Gaussian fits over every frame of every clip"
+            if self.kind == "fid"
+            else kernel,
+            "arithmetic": precision.ARITHMETIC,
+        }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
         from aidbench.metrics.fid import InceptionFeatures, frame_features
@@ -233,11 +317,19 @@ class FrameDistance:
             ctx,
             protocol,
             {"inception": sha},
+            steps=self.steps(ctx, real.videos[0].shape[0]),
+            sets=(real, fake),
         )
 
 
 def _mean_record(
-    name: str, scores: list[float], n_real: int, protocol: dict, weights_sha256: dict, ctx: Context
+    name: str,
+    scores: list[float],
+    sets: tuple[VideoSet, VideoSet],
+    protocol: dict,
+    weights_sha256: dict,
+    ctx: Context,
+    steps: dict[str, str],
 ) -> Record:
     """A per-clip metric's record: the mean score and its bootstrap interval over clips."""
     low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
@@ -248,10 +340,11 @@ def _mean_record(
         high,
         ctx.confidence,
         ctx.bootstrap_samples,
-        n_real,
+        len(sets[0]),
         len(scores),
         protocol,
         weights_sha256,
+        card=card(steps, *sets, weights_sha256),
     )
 
 
@@ -259,6 +352,17 @@ def _mean_record(
 class CLIPSim:
     name: str = "clipsim@vitb32"
     weights: tuple[str, ...] = ("clip",)
+
+    def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        return {
+            **_frame_selection(ctx, length),
+            "resize": "open_clip's OpenAI transform: bicubic short side → 224, centre crop, OpenAI mean and std",
+            "features": "CLIP ViT-B/32 (QuickGELU) image and text embeddings, 512-d, unit length; weights `clip`",
+            "covariance": "–",
+            "distance": "100 × cos(frame, instruction), mean over frames, then over generated clips "
+            "(torchmetrics' CLIPScore, which clamps the final mean at 0)",
+            "arithmetic": precision.ARITHMETIC,
+        }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
         from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
@@ -283,13 +387,30 @@ class CLIPSim:
             "frames": ctx.frames,
             "reduction": "mean over frames, then over videos",
         }
-        return _mean_record(self.name, scores, len(real), protocol, {"clip": scorer.weights_sha256}, ctx)
+        steps = self.steps(ctx, fake.videos[0].shape[0])
+        return _mean_record(
+            self.name, scores, (real, fake), protocol, {"clip": scorer.weights_sha256}, ctx, steps
+        )
 
 
 @dataclass(frozen=True)
 class SynthMetric:
     name: str
     weights: tuple[str, ...] = ()
+
+    def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        kind = self.name.split("@")[0]
+        return {
+            "frames": "the predicted",
+            "reference frames": f"left out (the first {ctx.num_ref_frames})",
+            "resize": "none: scored at the clip's own square size",
+            "features": "none: the pixels themselves"
+            if kind in ("psnr", "ssim")
+            else "none: objects found by colour, against synthtvp's exact ground truth",
+            "covariance": "–",
+            "distance": SYNTHETIC_DEFINITIONS[kind],
+            "arithmetic": "float64, exact (no learned detector)",
+        }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
         from aidbench.data import synthtvp
@@ -331,7 +452,28 @@ class SynthMetric:
             "reference_frames": ctx.num_ref_frames,
             "exact": True,
         }
-        return _mean_record(self.name, scores, len(real), protocol, {}, ctx)
+        steps = self.steps(ctx, fake.videos[0].shape[0])
+        return _mean_record(self.name, scores, (real, fake), protocol, {}, ctx, steps)
+
+
+def _frame_selection(ctx: Context, length: int | None) -> dict[str, str]:
+    if ctx.frames == "predicted":
+        return {"frames": "the predicted", "reference frames": f"left out (the first {ctx.num_ref_frames})"}
+    return {
+        "frames": "all" + (f" {length}" if length else ""),
+        "reference frames": f"included (the first {ctx.num_ref_frames} of each clip)",
+    }
+
+
+SYNTHETIC_DEFINITIONS = {
+    "psnr": "PSNR against the ground-truth frames (an exact copy counts 100 dB), mean over clips",
+    "ssim": "SSIM against the ground-truth frames, mean over clips",
+    "trajectory-error": "distance of each object's centre from its true centre, in frame widths, mean over clips",
+    "instruction-accuracy": "1 when the named object ended where the instruction takes it and the others "
+    "stayed, mean over clips",
+    "counterfactual-accuracy": "1 when a clip's last frame is nearest its own of its group's four true "
+    "endings, mean over clips",
+}
 
 
 FVD_SEER = VideoDistance("fvd@seer", fvd.SEER, "fvd")
@@ -346,3 +488,28 @@ SSIM_SYNTHTVP = SynthMetric("ssim@synthtvp")
 TRAJECTORY_SYNTHTVP = SynthMetric("trajectory-error@synthtvp")
 INSTRUCTION_SYNTHTVP = SynthMetric("instruction-accuracy@synthtvp")
 COUNTERFACTUAL_SYNTHTVP = SynthMetric("counterfactual-accuracy@synthtvp")
+
+
+def protocol_cards() -> dict[str, dict[str, str]]:
+    """Every registered metric's steps under the default settings (from the definitions above, so the
+    README's table cannot drift from the code); StyleGAN-V's own detector as a row of its own."""
+    from aidbench import registry
+
+    cards = {}
+    for name in registry.names("metric"):
+        metric = registry.load("metric", name)
+        cards[name] = metric.steps(Context())
+        if metric is FVD_STYLEGANV:
+            torchscript = Context(weights={"i3d-torchscript": Path("i3d_torchscript.pt")})
+            cards[f"{name} with `--weights i3d-torchscript=…`"] = metric.steps(torchscript)
+    return cards
+
+
+def protocols_markdown() -> str:
+    """The README's table of protocols × steps (quantisation is the data chain's, said beside the table)."""
+    fields = [f for f in CARD_FIELDS if f != "quantisation"]
+    lines = ["| protocol | " + " | ".join(fields) + " |", "|---" * (len(fields) + 1) + "|"]
+    for name, steps in protocol_cards().items():
+        label = f"`{name}`" if "`" not in name else name.replace("fvd@styleganv", "`fvd@styleganv`", 1)
+        lines.append(f"| {label} | " + " | ".join(steps[f].replace("|", "\\|") for f in fields) + " |")
+    return "\n".join(lines) + "\n"

@@ -25,6 +25,8 @@ class VideoSet:
     videos: list[np.ndarray]
     instructions: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # name → why
+    # How the frames became uint8, for the protocol card: files are scored as stored.
+    quantisation: str = "uint8 as stored"
 
     def __len__(self) -> int:
         return len(self.names)

@@ -65,6 +65,8 @@ class Measurement:
     # Over several seeds: `value` is their mean, this their standard deviation, `seeds` each seed's value.
     sd: float | None = None
     seeds: tuple[tuple[int, float], ...] = ()
+    # The record's protocol card (steps, clip counts, detector sha256), as (field, text) pairs.
+    card: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def matches(self, where: tuple[tuple[str, Any], ...]) -> bool:
         for key, value in where:
@@ -194,6 +196,7 @@ def scan(results: str | Path) -> list[Measurement]:
                     settings=settings,
                     warnings=tuple(record.get("warnings") or ()),
                     sample_dir=sample_dir,
+                    card=tuple((record.get("card") or {}).items()),
                 )
             )
     return found
@@ -383,6 +386,7 @@ def from_summary(summary: dict[str, Any], dataset: str, known: list[Measurement]
                     sample_dir=like.sample_dir if like else None,
                     sd=cell.get("sd") if seeds else None,
                     seeds=seeds,
+                    card=like.card if like else (),
                 )
             )
     return extra

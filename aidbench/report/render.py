@@ -111,6 +111,35 @@ def interval_note(table: FilledTable) -> str:
     return f"value [{confidence} bootstrap interval over clips] and the eval run"
 
 
+def protocol_notes(table: FilledTable) -> list[str]:
+    """One line per metric shown in our cells: its protocol card, the clip counts of every row it covers,
+    the detector's sha256 shortened to 12 digits. Rows whose cards differ get a line each."""
+    by_metric: dict[str, dict[tuple, list[str]]] = {}
+    for row in table.rows:
+        for cell in row.cells:
+            m = cell.ours
+            if m is None:
+                continue
+            steps = tuple((k, v) for k, v in m.card if k != "clips")
+            by_metric.setdefault(m.metric, {}).setdefault(steps, []).append(dict(m.card).get("clips", "?"))
+    lines = []
+    for metric, cards in sorted(by_metric.items()):
+        for steps, clips in cards.items():
+            if not steps:
+                lines.append(f"{metric}: no protocol card recorded (an eval run older than cards)")
+                continue
+            shown = [f"{k} {_short_sha(v) if k == 'detector sha256' else v}" for k, v in steps]
+            counts = sorted(set(clips))
+            lines.append(f"{metric}: " + "; ".join(shown) + f"; clips {' / '.join(counts)}")
+    return lines
+
+
+def _short_sha(text: str) -> str:
+    return " ".join(
+        w[:12] if len(w) == 64 and all(c in "0123456789abcdef" for c in w) else w for w in text.split()
+    )
+
+
 def _markdown_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -137,6 +166,9 @@ def markdown_filled(table: FilledTable) -> str:
                 cells.append(cell.paper or "–")
         lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
     lines += ["", f"Ours: {interval_note(table)}. {table.note}", ""]
+    notes = protocol_notes(table)
+    if notes:
+        lines += ["Protocols of our numbers:", "", *(f"- {_markdown_escape(n)}" for n in notes), ""]
     return "\n".join(lines)
 
 
@@ -263,6 +295,7 @@ def latex_filled(table: FilledTable) -> str:
         "\\bottomrule",
         "\\end{tabular}",
         f"\\par\\smallskip{{\\scriptsize {latex_escape(table.note)}}}",
+        *(f"\\par{{\\scriptsize {latex_escape(n)}}}" for n in protocol_notes(table)),
         "\\end{table}",
         "",
     ]
