@@ -247,6 +247,10 @@ class EvalConfig:
     confidence: float = Field(0.95, gt=0, lt=1)
     # Frames that per-frame metrics (FID, KID, CLIPSIM) score: all, or only the predicted ones.
     frames: Literal["all", "predicted"] = "all"
+    # Where a protocol that scores a fixed number of frames (fvd@styleganv: 16) takes them from each real
+    # clip: its start, or a random start as StyleGAN-V's loader does (seeded here by `seed`). Generated
+    # clips are always scored from their first frame, as StyleGAN-V does.
+    real_offset: Literal["first", "random"] = "first"
 
 
 @dataclass(config=_STRICT)

@@ -63,21 +63,12 @@ def run_subprocess(*args: str, env: dict[str, str] | None = None) -> subprocess.
 
 @pytest.fixture(scope="session")
 def i3d_weights(tmp_path_factory):
-    """Random I3D weights whose BatchNorm statistics come from a batch, so features depend on the input
-    (with default statistics every input maps to nearly the same features and FVD cannot fail)."""
+    """Random I3D weights with BatchNorm statistics calibrated on a batch (`i3d.calibrated_random`)."""
     import torch
 
-    from aidbench.metrics.i3d import InceptionI3d
+    from aidbench.metrics.i3d import calibrated_random
 
-    torch.manual_seed(0)
-    model = InceptionI3d()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm3d):
-            module.momentum = None  # cumulative average over the calibration batch
-            module.reset_running_stats()
-    model.train()
-    with torch.no_grad():
-        model(torch.rand(2, 3, 10, 224, 224) * 2 - 1)
+    model = calibrated_random(seed=0)
     path = tmp_path_factory.mktemp("i3d") / "i3d_pretrained_400.pt"
     torch.save(model.state_dict(), path)
     return path

@@ -24,23 +24,6 @@ def _clips(n: int, seed: int, shift: int = 0, t: int = 16, size: int = 128) -> n
     return np.clip(coarse.repeat(16, 2).repeat(16, 3) + shift, 0, 255).astype(np.uint8)
 
 
-def _calibrated_i3d(seed: int):
-    import torch
-
-    from aidbench.metrics.i3d import InceptionI3d
-
-    torch.manual_seed(seed)
-    model = InceptionI3d()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm3d):
-            module.momentum = None
-            module.reset_running_stats()
-    model.train()
-    with torch.no_grad():
-        model(torch.rand(4, 3, 16, 224, 224) * 2 - 1)
-    return model.eval()
-
-
 def _inception(seed: int):
     import torch
     import torchvision
@@ -104,6 +87,7 @@ def run(clips: int = 32, rounds: int = 3, seed: int = 0) -> dict[str, Any]:
     from aidbench.errors import UserError
     from aidbench.metrics import fvd
     from aidbench.metrics.frechet import fit, frechet_distance
+    from aidbench.metrics.i3d import calibrated_random
 
     if not torch.cuda.is_available():
         raise UserError("bench precision compares a GPU's arithmetic with the CPU's; torch sees no GPU.")
@@ -112,7 +96,7 @@ def run(clips: int = 32, rounds: int = 3, seed: int = 0) -> dict[str, Any]:
     frames = video_inputs[:, :, ::4].transpose(1, 2).flatten(0, 1)  # 4 frames per clip, in [-1, 1]
     frame_inputs = F.interpolate(frames, size=(299, 299), mode="bilinear", align_corners=False)
     detectors = {
-        "i3d": (_calibrated_i3d(seed), video_inputs, clips, "FVD (N−1)"),
+        "i3d": (calibrated_random(seed, batch=4, frames=16), video_inputs, clips, "FVD (N−1)"),
         "inception-v3": (_inception(seed), frame_inputs, clips * 4, "FID (N−1) over frames"),
     }
     results: dict[str, Any] = {}

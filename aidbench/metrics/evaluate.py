@@ -43,6 +43,7 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
         seed=config.seed,
         num_ref_frames=config.data.num_ref_frames,
         frames=config.eval.frames,
+        real_offset=config.eval.real_offset,
         cache=FeatureCache(Path(config.paths.results) / "cache" / "features"),
         synthtvp_seed=config.seed if config.data.dataset == "synthtvp" else None,
     )

@@ -56,6 +56,8 @@ class Context:
     models: dict[str, Any] = field(default_factory=dict)
     # synthtvp's generator seed when the real clips come from the dataset rather than an export.
     synthtvp_seed: int | None = None
+    # A fixed-length protocol's frames from each real clip: "first", or "random" (StyleGAN-V's offsets).
+    real_offset: str = "first"
 
 
 # A protocol card's steps, in the order a clip goes through them.
@@ -133,6 +135,21 @@ def _distance_record(
     )
 
 
+def random_windows(videos: list[np.ndarray], length: int, seed: int) -> list[np.ndarray]:
+    """`length` consecutive frames from a random start in each clip, the starts drawn in clip order as
+    StyleGAN-V's loader draws them (random.randint(0, frames − length)), from a generator seeded by `seed`."""
+    import random
+
+    rng = random.Random(seed)
+    windows = []
+    for video in videos:
+        if len(video) < length:
+            raise UserError(f"a clip has {len(video)} frames; this protocol takes {length} consecutive ones.")
+        start = rng.randint(0, len(video) - length)
+        windows.append(video[start : start + length])
+    return windows
+
+
 def _enough(name: str, real: VideoSet, fake: VideoSet, minimum: int = 2) -> None:
     if min(len(real), len(fake)) < minimum:
         raise UserError(
@@ -177,10 +194,17 @@ class VideoDistance:
         else:
             resize = "short side bilinear → 224 (long side rounded up), centre crop 224², [-1, 1]"
         kernel = "unbiased MMD² with k(x, y) = (xᵀy / 400 + 1)³ over all clips"
+        if not protocol.num_frames:
+            frames = "all" + (f" {length}" if length else "")
+        elif ctx.real_offset == "random":
+            frames = (
+                f"{protocol.num_frames} from a random start in each real clip (Python's random.Random(seed "
+                f"{ctx.seed}), as StyleGAN-V's loader), the first {protocol.num_frames} of each generated clip"
+            )
+        else:
+            frames = f"the first {protocol.num_frames}"
         return {
-            "frames": f"the first {protocol.num_frames}"
-            if protocol.num_frames
-            else "all" + (f" {length}" if length else ""),
+            "frames": frames,
             "reference frames": f"included (the first {ctx.num_ref_frames} of each clip)"
             if protocol.include_reference
             else "left out",
@@ -207,7 +231,11 @@ class VideoDistance:
             "protocol": protocol.to_dict(),
             "weights_sha256": extractor.weights_sha256,
         }
-        real_f = _features(ctx, description, real.videos, extractor, "I3D real")
+        real_videos, real_description = real.videos, description
+        if protocol.num_frames and ctx.real_offset == "random":
+            real_videos = random_windows(real.videos, protocol.num_frames, ctx.seed)
+            real_description = {**description, "real_offset": "random", "seed": ctx.seed}
+        real_f = _features(ctx, real_description, real_videos, extractor, "I3D real")
         fake_f = _features(ctx, description, fake.videos, extractor, "I3D generated")
         notes = []
         if protocol.expected_clips and min(len(real), len(fake)) < protocol.expected_clips:
