@@ -196,6 +196,12 @@ def test_eval_of_a_sampling_run_reads_the_real_clips_from_its_dataset(cli, tmp_p
     assert result.code == 0, result.err
     record = json.loads(result.out)
     assert record["value"] == 1.0 and record["n_real"] == 8
+    card = record["card"]
+    assert card["reading"] == (
+        "real: aidbench's chain: frames in natural name order, short videos skipped, resized once "
+        "(data.chain=seer reads as Seer's loader); generated: the sampling run's frame_*.png"
+    )
+    assert card["quantisation"] == "rounded to uint8 (data.chain: aidbench)"
 
 
 def test_per_frame_fid_matches_clean_fid_on_the_same_folders(tmp_path):
@@ -469,7 +475,7 @@ def test_small_samples_give_a_number_or_a_sentence(metric, case, resamples, rand
         return
     assert case != "none"
     assert all(np.isfinite(v) for v in (record.value, record.ci_low, record.ci_high)), record
-    assert list(record.card) == [*CARD_FIELDS, "clips", "detector sha256"]
+    assert list(record.card) == ["reading", *CARD_FIELDS, "clips", "detector sha256"]
     assert record.card["clips"] == f"{n} real, {n} generated"
 
 

@@ -306,7 +306,9 @@ def test_every_table_says_under_it_how_its_numbers_were_computed(tmp_path):
     ):
         assert part in line, part
     assert "reference frames included (the first 1 of each clip)" in (tmp_path / "out/report.tex").read_text()
-    assert 'class="note protocol">fvd@seer: frames all 16' in (tmp_path / "out/report.html").read_text()
+    assert (
+        'class="note protocol">fvd@seer: reading files as given' in (tmp_path / "out/report.html").read_text()
+    )
 
     records = tmp_path / "results/runs/eval/eval-full/records.jsonl"
     rows = [json.loads(x) for x in records.read_text().splitlines()]

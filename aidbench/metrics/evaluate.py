@@ -49,6 +49,13 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
     )
 
 
+# Where aidbench's own chain deliberately differs from Seer's, the card says so and names the option.
+READING = {
+    "aidbench": "aidbench's chain: frames in natural name order, short videos skipped, resized once "
+    "(data.chain=seer reads as Seer's loader)",
+    "seer": "Seer's loader (data.chain=seer): frames in Path.glob order, PIL Resize + CenterCrop, trilinear "
+    "resampling over time, short videos zero-padded",
+}
 QUANTISATION = {
     "round": "rounded to uint8",
     "truncate": "truncated to uint8, (x · 255).astype(uint8) as Seer's evaluation",
@@ -66,8 +73,14 @@ def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
     dataset.refs = [ref for ref in dataset.refs if ref.clip_id in wanted]
     clips = list(dataset)
     quantised = QUANTISATION[quantisation(config.data)] + f" (data.chain: {config.data.chain})"
-    real = VideoSet(None, [c.clip_id for c in clips], [c.frames for c in clips], quantisation=quantised)
-    fake.quantisation = quantised
+    real = VideoSet(
+        None,
+        [c.clip_id for c in clips],
+        [c.frames for c in clips],
+        reading=READING[config.data.chain],
+        quantisation=quantised,
+    )
+    fake.reading, fake.quantisation = "the sampling run's frame_*.png", quantised
     missing = wanted - set(real.names)
     if missing:
         raise UserError(

@@ -76,18 +76,19 @@ CARD_FIELDS = (
 def card(
     steps: dict[str, str], real: VideoSet, fake: VideoSet, weights_sha256: dict[str, str | None]
 ) -> dict[str, str]:
-    """A record's card: the metric's steps, how each side's frames were quantised, both clip counts and the
-    detector's weights (its sha256, or "random" for a network built in memory)."""
-    quantisation = (
-        real.quantisation
-        if real.quantisation == fake.quantisation
-        else f"real: {real.quantisation}; generated: {fake.quantisation}"
-    )
+    """A record's card: how each side's clips were read and quantised, the metric's steps, both clip counts
+    and the detector's weights (its sha256, or "random" for a network built in memory)."""
+
+    def both(what: str) -> str:
+        a, b = getattr(real, what), getattr(fake, what)
+        return a if a == b else f"real: {a}; generated: {b}"
+
     detector = ", ".join(
         f"{name} {sha or 'unhashed (built in memory)'}" for name, sha in weights_sha256.items()
     )
     return {
-        **{key: quantisation if key == "quantisation" else steps[key] for key in CARD_FIELDS},
+        "reading": both("reading"),
+        **{key: both("quantisation") if key == "quantisation" else steps[key] for key in CARD_FIELDS},
         "clips": f"{len(real)} real, {len(fake)} generated",
         "detector sha256": detector or "none (no learned detector)",
     }

@@ -25,7 +25,8 @@ class VideoSet:
     videos: list[np.ndarray]
     instructions: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # name → why
-    # How the frames became uint8, for the protocol card: files are scored as stored.
+    # How the clips were read and became uint8, for the protocol card: files are scored as stored.
+    reading: str = "files as given: videos decoded, frame folders in name order"
     quantisation: str = "uint8 as stored"
 
     def __len__(self) -> int:
