@@ -113,6 +113,12 @@ def _entries() -> list[Entry]:
                 "FVD, 2048 clips × 16 frames, squash resize, population covariance",
             ),
             (
+                "fvd@videomae",
+                "FVD_VIDEOMAE",
+                "lower",
+                "Content-debiased FVD (cd-fvd): VideoMAE-v2 features, 16 frames, population covariance",
+            ),
+            (
                 "kvd@seer",
                 "KVD_SEER",
                 "lower",

@@ -60,6 +60,13 @@ KNOWN: dict[str, Weight] = {
             "fvd@styleganv with its original detector",
         ),
         Weight(
+            "videomae",
+            "vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+            "https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
+            "vit_g_hybrid_pt_1200e_ssv2_ft.pth (VideoMAE-v2 ViT-g/14 fine-tuned on SSv2, as cd-fvd downloads it)",
+            "fvd@videomae",
+        ),
+        Weight(
             "inception",
             "inception-2015-12-05.pt",
             "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",

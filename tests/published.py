@@ -8,6 +8,7 @@ save code, so a loader that only reads what aidbench saved fails these layouts.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -638,3 +639,34 @@ def opensora_vae_folder(root: Path, seed: int = 0, shift_in_file: bool = True) -
         metadata={"format": "pt"},
     )
     return folder
+
+
+def videomae_model(width: int = 32, depth: int = 2):
+    """VideoMAE-v2's own fine-tuning model class (as cd-fvd ships it) with the published 16 heads, patch 14,
+    tubelet 2, 16 frames, SSv2's 174 classes and mlp ratio 48/11, at a tiny width and depth."""
+    from cdfvd.third_party.VideoMAEv2.videomaev2_finetune import VisionTransformer
+
+    return VisionTransformer(
+        img_size=224,
+        patch_size=14,
+        embed_dim=width,
+        depth=depth,
+        num_heads=16,
+        mlp_ratio=48 / 11,
+        qkv_bias=True,
+        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6),
+        num_classes=174,
+        all_frames=16,
+        tubelet_size=2,
+        use_mean_pooling=True,
+    )
+
+
+def videomae_checkpoint(root: Path, seed: int = 0, nest: str = "module") -> Path:
+    """VideoMAE-v2's fine-tuned `vit_g_hybrid_pt_1200e_ssv2_ft.pth` (the file cd-fvd downloads) at a tiny
+    size, its weights nested under "module" (or "model"), as the released checkpoints keep them."""
+    torch.manual_seed(seed)
+    path = root / "vit_g_hybrid_pt_1200e_ssv2_ft.pth"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({nest: videomae_model().state_dict()}, path)
+    return path

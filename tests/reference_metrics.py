@@ -164,6 +164,26 @@ def cd_fvd_i3d(real: Path, fake: Path, i3d_file: Path, num_frames: int = 16) -> 
     return float(scorer.compute_fvd(*videos))
 
 
+def cd_fvd_videomae(real: Path, fake: Path, videomae_file: Path, num_frames: int = 16) -> float:
+    """cd-fvd's `cdfvd(model='videomae').compute_fvd`, its network built by VideoMAE-v2's own class at the
+    sizes of our file (cd-fvd's loader builds the full ViT-g/14 only)."""
+    from cdfvd.fvd import cdfvd, get_videomae_features
+    from cdfvd.utils.metric_utils import FeatureStats
+
+    from tests import published
+
+    state = torch.load(videomae_file, weights_only=True)["module"]
+    model = published.videomae_model(width=state["patch_embed.proj.weight"].shape[0])
+    model.load_state_dict(state)
+    scorer = cdfvd.__new__(cdfvd)
+    scorer.model_name, scorer.device, scorer.model_dtype = "videomae", "cpu", torch.float32
+    scorer.real_stats = FeatureStats(max_items=None, capture_mean_cov=True)
+    scorer.fake_stats = FeatureStats(max_items=None, capture_mean_cov=True)
+    scorer.model, scorer.feature_fn = model.eval(), get_videomae_features
+    videos = [np.stack([frames_of(c)[:num_frames] for c in clip_folders(root)]) for root in (real, fake)]
+    return float(scorer.compute_fvd(*videos))
+
+
 # --- clean-fid (the package itself, on every frame laid out flat) -----------------------------------------
 
 

@@ -65,6 +65,12 @@ def test_conformance_styleganv_with_the_pytorch_i3d_is_cd_fvds_i3d_path(cli, det
     assert record["card"]["covariance"] == "N (population)"
 
 
+def test_conformance_videomae_is_cd_fvds_content_debiased_fvd(cli, detectors):
+    record = _eval(cli, ["fvd@videomae"], {"videomae": detectors["videomae"]})["fvd@videomae"]
+    _agrees(record["value"], EXPECTED["fvd@videomae"])
+    assert record["card"]["features"].startswith("VideoMAE-v2 ViT-g/14")
+
+
 def test_conformance_clean_fid_frames(cli, detectors):
     records = _eval(cli, ["fid@clean-frames", "kid@clean-frames"], {"inception": detectors["inception"]})
     for metric in ("fid@clean-frames", "kid@clean-frames"):

@@ -210,6 +210,34 @@ def test_i3d_loads_videogpts_checkpoint_strictly_and_scores_a_clip(tmp_path, tra
         fvd.I3DFeatures(path, fvd.SEER)
 
 
+@pytest.mark.parametrize("nest", ["module", "model"])
+def test_videomae_loads_the_fine_tuned_checkpoint_strictly_and_gives_cd_fvds_features(tmp_path, nest):
+    """Sizes read from the file; features equal cd-fvd's own preprocessing and forward_features."""
+    from cdfvd.third_party.VideoMAEv2.utils import preprocess_videomae
+
+    from aidbench.metrics import videomae
+
+    path = published.videomae_checkpoint(tmp_path, nest=nest)
+    extractor = videomae.VideoMAEFeatures(path)
+    clips = np.random.default_rng(0).integers(0, 256, (2, 17, 40, 56, 3), dtype=np.uint8)
+    features = extractor(clips)
+    with torch.no_grad():
+        expected = extractor.model.forward_features(preprocess_videomae(clips[:, :16])).double().numpy()
+    assert features.shape == (2, 32) and np.abs(features - expected).max() < 1e-5
+    assert np.abs(features[0] - features[1]).max() > 1e-3  # input-sensitive
+    assert extractor.weights_sha256 == weights.sha256_file(path)
+    state = torch.load(path, weights_only=True)
+    state[nest]["blocks.1.attn.qkv.weight"] = state[nest]["blocks.1.attn.qkv.weight"][:3]
+    torch.save(state, path)
+    with pytest.raises(UserError, match="does not fit VideoMAE-v2 ViT-g/14"):
+        videomae.load(path)
+    torch.save({"conv.weight": torch.zeros(1)}, path)
+    with pytest.raises(UserError, match="is not a VideoMAE-v2 fine-tuned checkpoint"):
+        videomae.load(path)
+    with pytest.raises(UserError, match="fvd@videomae scores 16 frames; the clips have 12"):
+        extractor(clips[:, :12])
+
+
 def _fetch_from_this_machine(tmp_path, name: str, served) -> object:
     """`weights.fetch` of `served` through a server on this machine (fetch allows http only to it)."""
     import functools
@@ -295,6 +323,7 @@ def test_every_weight_aidbench_knows_has_a_published_layout_test():
     covered = {
         "i3d": test_i3d_loads_videogpts_checkpoint_strictly_and_scores_a_clip,
         "i3d-torchscript": test_styleganvs_detector_runs_with_its_own_rescale_and_resize,
+        "videomae": test_videomae_loads_the_fine_tuned_checkpoint_strictly_and_gives_cd_fvds_features,
         "inception": test_cleanfids_inception_torchscript_loads_only_when_fetched_or_trusted,
         "clip": test_openai_clip_loads_from_its_archive_and_its_state_dict,
         "svd": test_svd_loads_from_each_download_in_float32,

@@ -7,6 +7,7 @@
   mean-removed sets; kvd@textbook is the MMD of the logits themselves.
 - fvd@styleganv (`fvd2048_16f`): 2048 clips × 16 frames, squash resize to 224², population covariance;
   the PyTorch I3D port by default, or StyleGAN-V's TorchScript detector with `--weights i3d-torchscript=…`.
+- fvd@videomae: content-debiased FVD (cd-fvd) on VideoMAE-v2 features (metrics/videomae.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class VideoProtocol:
     include_reference: bool
     num_frames: int | None = None  # frames scored from the start of each clip (None: all)
     expected_clips: int | None = None  # the protocol's sample count; fewer gives a warning
-    detector: Literal["i3d", "i3d-torchscript"] = "i3d"
+    detector: Literal["i3d", "i3d-torchscript", "videomae"] = "i3d"
     features: str = "I3D Kinetics-400 logits (400-d), averaged over time"
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,7 +44,17 @@ SEER = VideoProtocol("seer", "short-side-crop", ddof=1, include_reference=True)
 STYLEGANV = VideoProtocol(
     "styleganv", "squash", ddof=0, include_reference=True, num_frames=16, expected_clips=2048
 )
-PROTOCOLS = {"seer": SEER, "styleganv": STYLEGANV}
+# Content-debiased FVD as cd-fvd computes it: its loader's 16 frames, squash resize, population covariance.
+VIDEOMAE = VideoProtocol(
+    "videomae",
+    "squash",
+    ddof=0,
+    include_reference=True,
+    num_frames=16,
+    detector="videomae",
+    features="VideoMAE-v2 ViT-g/14 (SSv2 fine-tuned) tokens, mean-pooled and normalised (1408-d)",
+)
+PROTOCOLS = {"seer": SEER, "styleganv": STYLEGANV, "videomae": VIDEOMAE}
 
 
 def preprocess(videos: np.ndarray, protocol: VideoProtocol):

@@ -172,7 +172,7 @@ def _same_length(name: str, real: VideoSet, fake: VideoSet) -> None:
 
 @dataclass(frozen=True)
 class VideoDistance:
-    """FVD or KVD on I3D logits."""
+    """FVD or KVD on I3D logits, or FVD on VideoMAE-v2 features."""
 
     name: str
     protocol: fvd.VideoProtocol
@@ -180,6 +180,8 @@ class VideoDistance:
     weights: tuple[str, ...] = ("i3d",)
 
     def _protocol(self, ctx: Context) -> tuple[fvd.VideoProtocol, str]:
+        if self.protocol.detector == "videomae":
+            return self.protocol, "videomae"
         if self.protocol.name == "styleganv" and "i3d-torchscript" in ctx.weights:
             return fvd.VideoProtocol(
                 **{**self.protocol.to_dict(), "detector": "i3d-torchscript"}
@@ -188,7 +190,9 @@ class VideoDistance:
 
     def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
         protocol, weight = self._protocol(ctx)
-        if protocol.detector == "i3d-torchscript":
+        if protocol.detector == "videomae":
+            resize = "each frame bilinear → 224² (aspect not kept), [0, 1], no mean/std normalisation"
+        elif protocol.detector == "i3d-torchscript":
             resize = "the detector's own (rescale=True, resize=True: [0, 255] → [-1, 1], trilinear → 224²)"
         elif protocol.resize == "squash":
             resize = "bilinear → 224² (aspect not kept), [-1, 1]"
@@ -223,12 +227,20 @@ class VideoDistance:
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
         _same_length(self.name, real, fake)
         protocol, weight = self._protocol(ctx)
-        if weight in ctx.models:
+        if protocol.detector == "videomae":
+            from aidbench.metrics.videomae import VideoMAEFeatures
+
+            if weight in ctx.models:
+                extractor = VideoMAEFeatures.from_model(ctx.models[weight], ctx.device)
+            else:
+                extractor = VideoMAEFeatures(ctx.weights[weight], ctx.device)
+        elif weight in ctx.models:
             extractor = fvd.I3DFeatures.from_model(ctx.models[weight], protocol, ctx.device)
         else:
             extractor = fvd.I3DFeatures(ctx.weights[weight], protocol, ctx.device)
+        label = "VideoMAE" if protocol.detector == "videomae" else "I3D"
         description = {
-            "family": "i3d-logits",
+            "family": "videomae-features" if protocol.detector == "videomae" else "i3d-logits",
             "protocol": protocol.to_dict(),
             "weights_sha256": extractor.weights_sha256,
         }
@@ -236,8 +248,8 @@ class VideoDistance:
         if protocol.num_frames and ctx.real_offset == "random":
             real_videos = random_windows(real.videos, protocol.num_frames, ctx.seed)
             real_description = {**description, "real_offset": "random", "seed": ctx.seed}
-        real_f = _features(ctx, real_description, real_videos, extractor, "I3D real")
-        fake_f = _features(ctx, description, fake.videos, extractor, "I3D generated")
+        real_f = _features(ctx, real_description, real_videos, extractor, f"{label} real")
+        fake_f = _features(ctx, description, fake.videos, extractor, f"{label} generated")
         notes = []
         if protocol.expected_clips and min(len(real), len(fake)) < protocol.expected_clips:
             notes.append(
@@ -509,6 +521,7 @@ FVD_SEER = VideoDistance("fvd@seer", fvd.SEER, "fvd")
 KVD_SEER = VideoDistance("kvd@seer", fvd.SEER, "kvd")
 KVD_TEXTBOOK = VideoDistance("kvd@textbook", fvd.SEER, "kvd-uncentred")
 FVD_STYLEGANV = VideoDistance("fvd@styleganv", fvd.STYLEGANV, "fvd")
+FVD_VIDEOMAE = VideoDistance("fvd@videomae", fvd.VIDEOMAE, "fvd", weights=("videomae",))
 FID_CLEAN = FrameDistance("fid@clean-frames", "fid")
 KID_CLEAN = FrameDistance("kid@clean-frames", "kid", max_bootstrap=20)
 CLIPSIM_VITB32 = CLIPSim()

@@ -4,7 +4,8 @@ Inputs (committed): `clips/real/<id>/` and `clips/generated/<id>/`, frame folder
 18 frames of 40×56, so that fixed-length protocols have frames to choose from and the short-side resize
 has an aspect to keep), and `clips/generated/instructions.json`. Detectors: random weights, re-created
 from their seeds by `detectors()` (I3D with BatchNorm statistics calibrated on a batch, and tiny versions
-of StyleGAN-V's detector, clean-fid's Inception and OpenAI's CLIP in their published file layouts).
+of StyleGAN-V's detector, clean-fid's Inception, OpenAI's CLIP and VideoMAE-v2 in their published file
+layouts).
 Outputs (committed): `expected.json`, every protocol's number as its reference pipeline computes it
 (tests/reference_metrics.py) on those inputs and detectors.
 """
@@ -68,6 +69,7 @@ def detectors(root: Path) -> dict[str, Path]:
         # clean-fid's wrapper reads 2048 features: the published width
         "inception": published.inception_torchscript(root / "inception", width=2048),
         "clip": published.openai_clip(root / "clip", "state"),
+        "videomae": published.videomae_checkpoint(root / "videomae"),
     }
     for name in ("i3d-torchscript", "inception"):
         weights.pin(files[name])
@@ -82,6 +84,7 @@ def reference(files: dict[str, Path], work: Path, clips: Path = CLIPS) -> dict[s
         **ref.seer(real, fake, files["i3d"]),
         "fvd@styleganv/i3d-torchscript": ref.styleganv(real, fake, files["i3d-torchscript"], SEED),
         "fvd@styleganv/i3d": ref.cd_fvd_i3d(real, fake, files["i3d"]),
+        "fvd@videomae": ref.cd_fvd_videomae(real, fake, files["videomae"]),
         **ref.clean_fid(real, fake, files["inception"], work),
         "clipsim@vitb32": ref.clip_score(fake, files["clip"]),
     }
