@@ -329,7 +329,7 @@ def sample(
     """Generate one video per clip of a split from a checkpoint (or a zero-shot system); resumable, sharded."""
     from aidbench import runs
     from aidbench.config import from_dict
-    from aidbench.model.sample import checkpoint_config
+    from aidbench.stages.train import checkpoint_config
 
     if resume:
         if (

@@ -51,10 +51,6 @@ class OpenSoraParts:
     denoiser: STDiT3
     vae: VideoVAE
     captions: CaptionEncoder
-    # what aidbench.model.train.train moves to its device besides the denoiser: nothing here, the frozen
-    # VAE and T5 are moved by `frozen_to` before training
-    svd = None
-    text_encoder = None
 
     def frozen_to(self, device) -> OpenSoraParts:
         """The frozen VAE (float32) and T5 (bfloat16 on a GPU, Open-Sora's training dtype: T5-XXL's encoder
@@ -197,7 +193,7 @@ def generator_for(config, parts: OpenSoraParts):
 
 
 def sample_zeroshot(config, run, checkpoint, split) -> dict[str, Any]:
-    from aidbench.model.sample import sample_clips
+    from aidbench.stages.sample import sample_clips
 
     parts = build(config)
     state = distributed.state(config.device == "cpu")
@@ -207,17 +203,21 @@ def sample_zeroshot(config, run, checkpoint, split) -> dict[str, Any]:
 
 
 def train(config, run, on_step=None) -> dict[str, Any]:
-    from aidbench.model.train import train as run_training
+    from aidbench.stages.train import Trainee
+    from aidbench.stages.train import train as run_training
 
     parts = build(config)
     parts.denoiser.requires_grad_(True).rope.requires_grad_(False)
     parts.frozen_to(distributed.state(config.device == "cpu").device)
-    return run_training(config, run, parts, on_step, OpenSoraObjective(parts, config), generator_for)
+    trainee = Trainee(
+        parts.denoiser, OpenSoraObjective(parts, config), (), lambda: generator_for(config, parts)
+    )
+    return run_training(config, run, trainee, on_step)
 
 
 def sample_finetuned(config, run, checkpoint, split) -> dict[str, Any]:
-    from aidbench.model.sample import sample_clips
-    from aidbench.model.train import checkpoint_weights, load_trainable
+    from aidbench.stages.sample import sample_clips
+    from aidbench.stages.train import checkpoint_weights, load_trainable
 
     weights = checkpoint_weights(checkpoint)
     parts = build(config)

@@ -21,7 +21,7 @@ def svd_generator(config, parts):
 
     from aidbench.data.clips import quantisation
     from aidbench.model.pipeline import AIDPipeline, to_uint8
-    from aidbench.model.sample import sampling_settings
+    from aidbench.model.system import sampling_settings
 
     pipeline = AIDPipeline(parts.svd, parts.denoiser)
     settings = sampling_settings(config)
@@ -45,7 +45,7 @@ def sample_zeroshot(config, run, checkpoint, split):
     from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
-    from aidbench.model.sample import sample_clips
+    from aidbench.stages.sample import sample_clips
 
     svd = build_svd(config)
     state = distributed.state(config.device == "cpu")

@@ -40,7 +40,7 @@ class SVDObjective:
         self.parts, self.edm = parts, edm or EDMLoss()
 
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
-        from aidbench.model.train import denoising_loss, encode_clips, svd_time_ids
+        from aidbench.model.objective import denoising_loss, encode_clips, svd_time_ids
 
         svd, denoiser = self.parts.svd, self.parts.denoiser
         device = next(denoiser.parameters()).device
@@ -61,18 +61,19 @@ class SVDObjective:
 def train(config, run, on_step=None) -> dict[str, Any]:
     from aidbench.baselines.svd import svd_generator
     from aidbench.model.edm import EDMLoss
-    from aidbench.model.train import train as run_training
+    from aidbench.model.system import trainee
+    from aidbench.stages.train import train as run_training
 
     parts = build(config)
     objective = SVDObjective(parts, EDMLoss.from_config(config.train))
-    return run_training(config, run, parts, on_step, objective, svd_generator)
+    return run_training(config, run, trainee(parts, objective, lambda: svd_generator(config, parts)), on_step)
 
 
 def sample(config, run, checkpoint, split) -> dict[str, Any]:
     from aidbench import distributed
     from aidbench.baselines.svd import svd_generator
-    from aidbench.model.sample import sample_clips
-    from aidbench.model.train import checkpoint_weights, load_trainable
+    from aidbench.stages.sample import sample_clips
+    from aidbench.stages.train import checkpoint_weights, load_trainable
 
     weights = checkpoint_weights(checkpoint)
     parts = build(config)

@@ -15,7 +15,7 @@ def sample_reconstruction(config, run, checkpoint, split):
     from aidbench import distributed
     from aidbench.data.clips import quantisation, to_model
     from aidbench.model.pipeline import to_uint8
-    from aidbench.model.sample import sample_clips
+    from aidbench.stages.sample import sample_clips
 
     svd = build_svd(config)
     state = distributed.state(config.device == "cpu")

@@ -28,14 +28,13 @@ def _aid_parameters(config):
 
 
 def _aid_train(config, run, on_step=None):
-    from aidbench.model.components import build
-    from aidbench.model.train import train
+    from aidbench.model.system import train
 
-    return train(config, run, build(config), on_step)
+    return train(config, run, on_step)
 
 
 def _aid_sample(config, run, checkpoint, split):
-    from aidbench.model.sample import sample
+    from aidbench.model.system import sample
 
     return sample(config, run, checkpoint, split)
 

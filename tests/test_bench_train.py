@@ -10,8 +10,8 @@ import torch
 from aidbench.bench import systems, train
 from aidbench.config import resolve
 from aidbench.errors import UsageError
-from aidbench.model import speed
 from aidbench.model.components import build
+from aidbench.stages import speed
 
 TINY = ["data.resolution=16", "data.num_frames=4"]
 
@@ -42,7 +42,7 @@ def test_frozen_half_precision_holds_frozen_weights_in_bf16_and_still_trains():
         _config("train.frozen_dtype=bfloat16", "train.mixed_precision=no")
     cfg = _config("train.frozen_dtype=bfloat16", "train.mixed_precision=bf16")
     session = train.Session("aid", cfg, torch.device("cpu"))
-    denoiser = session.trainee.denoiser
+    denoiser = session.trainee.model
     dtypes = {p.requires_grad: p.dtype for p in denoiser.parameters()}
     assert dtypes == {True: torch.float32, False: torch.bfloat16}
     assert all(p.dtype == torch.bfloat16 for m in session.trainee.frozen for p in m.parameters())

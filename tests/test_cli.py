@@ -95,7 +95,11 @@ def test_not_built_commands_say_so_with_exit_3(cli, monkeypatch):
         ),
         (["reproduce", "--preset", "smoke", "--resume", "x", "--set", "seed=3"], 2, "--resume continues"),
         (["reproduce", "--resume", "nothing-here"], 1, "no reproduce run 'nothing-here'"),
-        (["bench", "fly"], 2, "bench measures train, sample, step, decode, frechet, i3d; not 'fly'"),
+        (
+            ["bench", "fly"],
+            2,
+            "bench measures train, sample, step, decode, frechet, i3d, precision; not 'fly'",
+        ),
         (["ls", "widgets"], 2, "unknown kind 'widgets'"),
         (["sample", "--checkpoint", "nowhere", "--dataset", "ssv2"], 1, "checkpoint nowhere does not exist"),
         (["weights", "verify", "incepton"], 2, "did you mean 'inception'?"),

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from aidbench.data.video import read_video
-from aidbench.model.sample import sample_seed
+from aidbench.stages.sample import sample_seed
 
 TINY = [
     "--preset",

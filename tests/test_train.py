@@ -10,7 +10,8 @@ from aidbench import runs
 from aidbench.config import resolve
 from aidbench.errors import UserError
 from aidbench.model.components import build
-from aidbench.model.train import checkpoint_weights, load_trainable, train
+from aidbench.model.system import train
+from aidbench.stages.train import checkpoint_weights, load_trainable
 from tests.training import train_in_run
 
 SETTINGS = [
@@ -28,7 +29,7 @@ SETTINGS = [
 def _train(run_id, stop_at=None, resume=False, extra=()):
     cfg = resolve(preset="smoke", overrides=[*SETTINGS, *extra])
     return train_in_run(
-        cfg, run_id, lambda c, run, on_step: train(c, run, build(c), on_step=on_step), stop_at, resume
+        cfg, run_id, lambda c, run, on_step: train(c, run, on_step=on_step, parts=build(c)), stop_at, resume
     )
 
 
@@ -103,7 +104,7 @@ def test_checkpoints_come_with_seeded_validation_previews(tmp_path):
     )
     run = runs.start_run("train", cfg, run_id="previews", argv=[], device={"kind": "cpu"})
     with runs.running(run):
-        train(cfg, run, build(cfg))
+        train(cfg, run, parts=build(cfg))
     previews = sorted((run.path / "validation" / "step-2").glob("*.mp4"))
     assert [p.stem for p in previews] == ["synthtvp-move1-test-00000-0", "synthtvp-move1-test-00000-1"]
     assert read_video(previews[0]).shape[0] == 8  # 4 true frames, then 4 generated
@@ -136,7 +137,8 @@ def test_a_tiny_aid_overfits_four_synthtvp_clips():
     import torch
 
     from aidbench.data.open import open_dataset
-    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
+    from aidbench.model.objective import AIDObjective, ConditionDropout, StateSource
+    from aidbench.stages.train import step_generator
 
     cfg = resolve(
         preset="smoke",
@@ -174,7 +176,8 @@ def test_gradient_checkpointing_changes_memory_not_results():
     import torch
 
     from aidbench.data.open import open_dataset
-    from aidbench.model.train import AIDObjective, ConditionDropout, StateSource, step_generator
+    from aidbench.model.objective import AIDObjective, ConditionDropout, StateSource
+    from aidbench.stages.train import step_generator
 
     cfg = resolve(
         preset="smoke",
@@ -221,7 +224,7 @@ def test_the_first_frame_embedding_is_the_svd_pipelines(size):
 
     from aidbench.data.clips import to_model
     from aidbench.model.components import tiny_svd
-    from aidbench.model.train import first_frame_embedding
+    from aidbench.model.objective import first_frame_embedding
 
     svd = tiny_svd(0)
     frames = np.random.default_rng(0).integers(0, 256, (3, *size, 3), dtype=np.uint8)
@@ -234,7 +237,7 @@ def test_the_first_frame_embedding_is_the_svd_pipelines(size):
 def test_a_full_disk_is_one_sentence_and_a_failed_run(cli, tmp_path, monkeypatch):
     import errno
 
-    from aidbench.model import train as training
+    from aidbench.stages import train as training
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "results/runs/train/full"))

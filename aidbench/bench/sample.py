@@ -20,7 +20,7 @@ def _generator(system: str, config: Config):
     """generate(clip, seed) → frames, exactly as the system's `sample` calls its pipeline."""
     from aidbench.bench.systems import STATES, with_model
     from aidbench.model.pipeline import AIDPipeline
-    from aidbench.model.sample import sampling_settings
+    from aidbench.model.system import sampling_settings
 
     settings = sampling_settings(config)
     if system == "aid":

@@ -31,7 +31,7 @@ def _objective(system: str, config: Config, dataset):
     edm = EDMLoss.from_config(config.train)
     if system == "aid":
         from aidbench.model import components
-        from aidbench.model.train import AIDObjective, StateSource
+        from aidbench.model.objective import AIDObjective, StateSource
 
         parts = components.build(config)
         return parts, AIDObjective(parts, StateSource(config, dataset.root), edm=edm)
@@ -44,8 +44,8 @@ def _objective(system: str, config: Config, dataset):
 def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict[str, Any]:
     from aidbench.bench.train import _autocast
     from aidbench.data.open import open_dataset
-    from aidbench.model import speed
-    from aidbench.model.train import optimizer_for, step_generator
+    from aidbench.stages import speed
+    from aidbench.stages.train import optimizer_for, step_generator
 
     device = harness.device_for(config)
     dataset = open_dataset(config, config.data.train_split)

@@ -8,14 +8,13 @@ paper (real architectures) or tiny (the test twins, for the CPU).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from aidbench.config import Config, with_changes
+from aidbench.stages.train import Trainee
 
 # name → what it is (Tables 3-4 row)
 SYSTEMS = {
@@ -59,16 +58,6 @@ STATES = [
 ]
 
 
-@dataclass
-class Trainee:
-    """A system ready to train: the module whose trainable weights AdamW updates, the frozen modules
-    around it, and loss(clips, generator)."""
-
-    denoiser: nn.Module
-    frozen: list[nn.Module]
-    loss: Callable[[list, torch.Generator], torch.Tensor]
-
-
 def with_model(config: Config, **changes) -> Config:
     return with_changes(config, "aidbench bench", model=changes)
 
@@ -77,19 +66,19 @@ def trainee(system: str, config: Config) -> Trainee:
     """Build `system` on the current default device (wrap in `with torch.device(...)`)."""
     if system in ("aid", "aid-fullft"):
         from aidbench.model.components import build
-        from aidbench.model.train import AIDObjective
+        from aidbench.model.objective import AIDObjective
 
         config = with_model(config, name="aid", full_finetune=system == "aid-fullft")
         parts = build(config, random_weights=True)
         objective = AIDObjective(parts, lambda clip: list(STATES))
         return Trainee(
-            parts.denoiser, [parts.svd.vae, parts.svd.image_encoder, parts.text_encoder], objective
+            parts.denoiser, objective, (parts.svd.vae, parts.svd.image_encoder, parts.text_encoder)
         )
     if system == "svd-fullft":
         from aidbench.baselines.svd_fullft import SVDObjective, build
 
         parts = build(with_model(config, name="svd-fullft"), random_weights=True)
-        return Trainee(parts.denoiser, [parts.svd.vae, parts.svd.image_encoder], SVDObjective(parts))
+        return Trainee(parts.denoiser, SVDObjective(parts), (parts.svd.vae, parts.svd.image_encoder))
     if system == "videofusion":
         from aidbench.bench.videofusion import trainee as videofusion
 
@@ -101,5 +90,5 @@ def trainee(system: str, config: Config) -> Trainee:
         parts = opensora_system.build(config, random_weights=True)
         parts.frozen_to(torch.get_default_device())  # T5 in bfloat16 on a GPU, as its trainer holds it
         objective = opensora_system.OpenSoraObjective(parts, config)
-        return Trainee(parts.denoiser, [parts.vae, parts.captions.model], objective)
+        return Trainee(parts.denoiser, objective, (parts.vae, parts.captions.model))
     raise KeyError(system)

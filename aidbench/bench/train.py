@@ -41,21 +41,21 @@ class Session:
 
     def __init__(self, system: str, config: Config, device: torch.device):
         from aidbench.bench.systems import trainee
-        from aidbench.model import speed
-        from aidbench.model.train import optimizer_for
+        from aidbench.stages import speed
+        from aidbench.stages.train import optimizer_for
 
         self.system, self.config, self.device = system, config, device
         with torch.device(device):  # weights initialised on the device: fast for billions of them
             self.trainee = trainee(system, config)
-        for module in (self.trainee.denoiser, *self.trainee.frozen):
+        for module in (self.trainee.model, *self.trainee.frozen):
             module.to(device)  # some builders (open_clip's) put their model on the CPU themselves
-        speed.apply(config.train, self.trainee.denoiser, self.trainee.frozen)
-        self.trainee.denoiser.train()
-        self.parameters = [p for p in self.trainee.denoiser.parameters() if p.requires_grad]
+        speed.apply(config.train, self.trainee.model, list(self.trainee.frozen))
+        self.trainee.model.train()
+        self.parameters = [p for p in self.trainee.model.parameters() if p.requires_grad]
         self.optimizer, self.ema = optimizer_for(config.train, self.parameters)
 
     def step(self, batch_clips: list, index: int) -> float:
-        from aidbench.model.train import step_generator
+        from aidbench.stages.train import step_generator
 
         harness.sync(self.device)
         start = time.perf_counter()
@@ -84,7 +84,7 @@ class Session:
         }
 
     def counts(self) -> dict[str, int]:
-        modules = [self.trainee.denoiser, *self.trainee.frozen]
+        modules = [self.trainee.model, *self.trainee.frozen]
         total = sum(p.numel() for m in modules if m is not None for p in m.parameters())
         return {"trainable_parameters": sum(p.numel() for p in self.parameters), "total_parameters": total}
 

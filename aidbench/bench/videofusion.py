@@ -77,11 +77,11 @@ def trainee(config: Config):
     from diffusers import AutoencoderKL, UNet3DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from aidbench.bench.systems import Trainee
+    from aidbench.stages.train import Trainee
 
     tiny = config.model.size != "paper"  # tiny and smoke: the test widths
     torch.manual_seed(config.seed)
     unet = UNet3DConditionModel(**(TINY_UNET if tiny else {}))
     vae = AutoencoderKL(**(TINY_VAE if tiny else SD_VAE)).requires_grad_(False).eval()
     text = CLIPTextModel(CLIPTextConfig(**(TINY_TEXT if tiny else TEXT))).requires_grad_(False).eval()
-    return Trainee(unet, [vae, text], VideoFusionObjective(unet, vae, text))
+    return Trainee(unet, VideoFusionObjective(unet, vae, text), (vae, text))

@@ -15,7 +15,7 @@ from aidbench.config import Config
 from aidbench.errors import UserError
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.suite import Context, Record
-from aidbench.metrics.videoset import VideoSet, load_folder
+from aidbench.metrics.videoset import VideoSet
 
 
 def metric_objects(names: list[str]) -> list:
@@ -66,8 +66,9 @@ def run_sets(config: Config, samples_run: Path) -> tuple[VideoSet, VideoSet]:
     """The real clips of a sampling run's dataset split, and its samples, matched by clip id."""
     from aidbench.data.clips import quantisation
     from aidbench.data.open import open_dataset
+    from aidbench.stages.sample import load_samples
 
-    fake = load_folder(samples_run / "samples", "generated videos")
+    fake = load_samples(samples_run)
     dataset = open_dataset(config, config.data.eval_split)
     wanted = set(fake.names)
     dataset.refs = [ref for ref in dataset.refs if ref.clip_id in wanted]

@@ -9,11 +9,12 @@ machine the gallery says so instead.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from aidbench.stages import sample as samples
 
 
 @dataclass
@@ -79,16 +80,6 @@ def animated_webp(frames: list[np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def read_sample(folder: Path) -> list[np.ndarray]:
-    from PIL import Image
-
-    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("frame_*.png"))]
-
-
-def _finished_clips(sample_dir: Path) -> list[str]:
-    return sorted(p.parent.name for p in (sample_dir / "samples").glob("*/meta.json"))
-
-
 def _truth(sample_dir: Path, clip_ids: list[str]) -> tuple[dict[str, np.ndarray], str | None]:
     """The real clips behind a sampling run's samples, or why they cannot be read here."""
     from aidbench import runs
@@ -108,7 +99,7 @@ def _truth(sample_dir: Path, clip_ids: list[str]) -> tuple[dict[str, np.ndarray]
 def collect(dataset: str, sample_dirs: dict[str, Path | None], max_clips: int = 16) -> Gallery:
     """Clips sampled by every system first (then by some), in clip order, at most `max_clips`."""
     systems = list(sample_dirs)
-    finished = {s: set(_finished_clips(d)) if d else set() for s, d in sample_dirs.items()}
+    finished = {s: set(samples.finished_clips(d)) if d else set() for s, d in sample_dirs.items()}
     everyone = set.intersection(*finished.values()) if finished else set()
     anyone = set().union(*finished.values()) if finished else set()
     chosen = (sorted(everyone) + sorted(anyone - everyone))[:max_clips]
@@ -126,16 +117,16 @@ def collect(dataset: str, sample_dirs: dict[str, Path | None], max_clips: int = 
         instruction, first = "", None
         previews: dict[str, bytes | None] = {}
         for system in systems:
-            folder = sample_dirs[system] / "samples" / clip_id if sample_dirs[system] else None
-            if folder is None or clip_id not in finished[system]:
+            run_dir = sample_dirs[system]
+            if run_dir is None or clip_id not in finished[system]:
                 previews[system] = None
                 continue
-            frames = read_sample(folder)
+            frames = samples.read_frames(run_dir, clip_id)
             previews[system] = animated_webp(frames) if frames else None
             if first is None and frames:
                 first = png(frames[0])
             if not instruction:
-                instruction = json.loads((folder / "meta.json").read_text()).get("instruction", "")
+                instruction = samples.read_meta(run_dir, clip_id).get("instruction", "")
         truth = truths.get(clip_id)
         gallery.clips.append(
             GalleryClip(

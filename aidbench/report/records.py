@@ -117,11 +117,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _sample_system(sample_dir: Path, manifest: dict[str, Any]) -> str | None:
-    for meta_path in sorted((sample_dir / "samples").glob("*/meta.json"))[:1]:
-        meta = _read_json(meta_path) or {}
-        if meta.get("system"):
-            return meta["system"]
-    return (manifest.get("config") or {}).get("model", {}).get("name")
+    from aidbench.stages.sample import system_of
+
+    return system_of(sample_dir) or (manifest.get("config") or {}).get("model", {}).get("name")
 
 
 def _train_run(sample_manifest: dict[str, Any]) -> tuple[str | None, str | None]:

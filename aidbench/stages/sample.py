@@ -1,7 +1,8 @@
-"""`aidbench sample`: one generated clip per clip of a split, resumable, sharded across processes.
+"""The sampling stage every system shares: one generated clip per clip of a split, resumable, sharded across
+processes; and the one reader and writer of the samples folder.
 
 <run>/samples/<clip id>/frame_00000.png …  lossless frames, what `aidbench eval --run` scores
-<run>/samples/<clip id>/meta.json           instruction, seed, reference count (written last: marks done)
+<run>/samples/<clip id>/meta.json           instruction, seed, reference count, system (written last: marks done)
 <run>/previews/<clip id>.mp4                H.264 preview for people, never scored
 Each clip's seed is derived from (run seed, clip id) alone, so sharding, resuming and the number of
 processes never change a sample. The first K frames of a sample are the true reference frames followed by
@@ -20,22 +21,12 @@ import numpy as np
 
 from aidbench import atomic
 from aidbench.config import Config
-from aidbench.errors import UserError
+
+SAMPLES, PREVIEWS, META = "samples", "previews", "meta.json"
 
 
 def sample_seed(run_seed: int, clip_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{run_seed}:{clip_id}".encode()).digest()[:8], "little") >> 1
-
-
-def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
-    """The training config stored with a checkpoint (output/config.json or the train run's manifest)."""
-    for candidate in (checkpoint / "config.json", checkpoint.parent.parent / "manifest.json"):
-        if candidate.is_file():
-            data = json.loads(candidate.read_text())
-            return data.get("config", data)
-    raise UserError(
-        f"{checkpoint} has no config.json and no train run manifest above it; is it an AID checkpoint?"
-    )
 
 
 def sample_clips(
@@ -55,12 +46,12 @@ def sample_clips(
     done = skipped = 0
     for ref in track(mine, f"sampling {dataset.name}/{dataset.split}"):
         try:  # a clip id names a folder of ours: never the samples folder itself, never outside it
-            folder = safe_join(run.path / "samples", ref.clip_id)
-            safe_join(run.path / "previews", f"{ref.clip_id}.mp4")
+            folder = safe_join(run.path / SAMPLES, ref.clip_id)
+            safe_join(run.path / PREVIEWS, f"{ref.clip_id}.mp4")
         except UnsafePath:
             skipped += 1
             continue
-        if (folder / "meta.json").is_file():
+        if (folder / META).is_file():
             continue  # finished in an earlier attempt
         clip = dataset.try_load(ref)
         if not hasattr(clip, "frames"):
@@ -70,7 +61,7 @@ def sample_clips(
         seed = sample_seed(config.seed, clip.clip_id)
         frames = np.concatenate([clip.frames[:k], generate(clip, seed)[k:]])
         write_png_frames(folder, frames)
-        write_video(run.path / "previews" / f"{ref.clip_id}.mp4", frames, fps=8)
+        write_video(run.path / PREVIEWS / f"{ref.clip_id}.mp4", frames, fps=8)
         meta = {
             "clip_id": clip.clip_id,
             "instruction": clip.instruction,
@@ -78,37 +69,41 @@ def sample_clips(
             "num_ref_frames": k,
             **about(clip),
         }
-        atomic.write_json(folder / "meta.json", meta)
+        atomic.write_json(folder / META, meta)
         done += 1
-    return {"generated": done, "skipped": skipped, "clips": len(mine), "samples": str(run.path / "samples")}
+    return {"generated": done, "skipped": skipped, "clips": len(mine), "samples": str(run.path / SAMPLES)}
 
 
-def sampling_settings(config: Config):
-    from aidbench.model.pipeline import SamplingSettings
-
-    return SamplingSettings(
-        num_inference_steps=config.sample.num_inference_steps,
-        text_guidance_scale=config.sample.text_guidance_scale,
-        visual_guidance_scale=config.sample.visual_guidance_scale,
-    )
+def finished_clips(run_dir: Path) -> list[str]:
+    """The clip ids a sampling run has finished (those whose meta.json was written), sorted."""
+    return sorted(p.parent.name for p in (run_dir / SAMPLES).glob(f"*/{META}"))
 
 
-def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dict[str, Any]:
-    """AID's samples from a checkpoint (its trainable weights over the frozen SVD)."""
-    from aidbench import distributed
-    from aidbench.model.components import build
-    from aidbench.model.train import aid_generator, checkpoint_weights, load_trainable
+def read_meta(run_dir: Path, clip_id: str) -> dict[str, Any]:
+    """A sample's meta.json; {} when it is missing or unreadable."""
+    try:
+        meta = json.loads((run_dir / SAMPLES / clip_id / META).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
-    weights = checkpoint_weights(checkpoint)
-    parts = parts or build(config)
-    load_trainable(parts.denoiser, weights)
-    state = distributed.state(config.device == "cpu")
-    for module in (parts.svd, parts.text_encoder):
-        module.to(state.device)
-    parts.denoiser.to(state.device).eval()
-    generate = aid_generator(config, parts)
 
-    def about(clip):
-        return {"system": "aid", "checkpoint": str(checkpoint), "states": generate.states(clip)}
+def read_frames(run_dir: Path, clip_id: str) -> list[np.ndarray]:
+    from PIL import Image
 
-    return sample_clips(config, run, split, generate, state, about)
+    folder = run_dir / SAMPLES / clip_id
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("frame_*.png"))]
+
+
+def system_of(run_dir: Path) -> str | None:
+    """The system a sampling run's samples name (the first finished sample's meta.json)."""
+    for clip_id in finished_clips(run_dir)[:1]:
+        return read_meta(run_dir, clip_id).get("system")
+    return None
+
+
+def load_samples(run_dir: Path):
+    """A sampling run's samples as a VideoSet to score (instructions from each meta.json)."""
+    from aidbench.metrics.videoset import load_folder
+
+    return load_folder(run_dir / SAMPLES, "generated videos")

@@ -1,20 +1,22 @@
-"""`aidbench train aid`: AID's training on accelerate, resumable to the exact step.
+"""The training stage every trainable system shares: one accelerate loop, resumable to the exact step.
 
 Each step draws its batch, noise levels, noise and condition dropout from a generator seeded by
 (run seed, step) alone, so a run resumed from `checkpoint-<step>` continues exactly as if it had never
-stopped, whatever the number of processes. A checkpoint holds only what trains (adapters, DQFormer,
-cross-attention: safetensors) and the optimizer state; the frozen SVD weights come from their own files.
-Condition dropout [ours, as InstructPix2Pix]: 5% of clips lose the text condition, 5% the visual one,
-5% both, so dual guidance has its unconditional branches.
+stopped, whatever the number of processes. A checkpoint holds only what trains (safetensors) and the
+optimizer state (and the weights' moving average); frozen weights come from their own files.
+
+<run>/checkpoints/checkpoint-<step>/  trainable.safetensors, optimizer.pt, [ema.pt], state.json
+<run>/validation/step-<step>/         mp4 previews (the true clip, then the prediction)
+<run>/output/                         trainable.safetensors, config.json, README.md (the trained system)
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,172 +24,21 @@ import numpy as np
 import torch
 
 from aidbench.config import Config
-from aidbench.data.clips import to_model
 from aidbench.errors import UserError
-from aidbench.model import speed
-from aidbench.model.components import AIDComponents
-from aidbench.model.edm import EDMLoss, reference_conditioning
-
-FPS, MOTION_BUCKET, NOISE_AUG = 7, 127, 0.02  # SVD's micro-conditioning defaults
-
-
-@dataclass(frozen=True)
-class ConditionDropout:
-    text: float = 0.05
-    visual: float = 0.05
-    both: float = 0.05
-
-
-@functools.lru_cache(maxsize=8)
-def _resize_maps(height: int, width: int, size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """SVD's resize to size² (diffusers' `_resize_with_antialiasing`: a Gaussian blur, then bicubic) is
-    linear and separable, so it is two fixed matrices for an input size, read off by resizing the
-    identity one axis at a time (the other axis kept, where the resize is exactly the identity)."""
-    from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
-        _resize_with_antialiasing,
-    )
-
-    def along_height(n: int, keep: int) -> torch.Tensor:
-        basis = torch.eye(n, dtype=torch.float64).view(n, 1, n, 1).expand(n, 1, n, keep).contiguous()
-        return _resize_with_antialiasing(basis, (size, keep))[:, 0, :, 0].T  # (size, n)
-
-    return along_height(height, 4).float().to(device), along_height(width, 4).float().to(device)
-
-
-def first_frame_embedding(svd, frames: torch.Tensor) -> torch.Tensor:
-    """SVD's CLIP image embedding of frames in [-1, 1] (B, 3, H, W) → (B, 1, C), as its pipeline computes it
-    (resize to 224², to [0, 1], CLIP's normalisation), with the resize as two matrix products: the
-    bicubic kernel alone cost a small training step a tenth of its time."""
-    rows, cols = _resize_maps(*frames.shape[-2:], 224, str(frames.device))
-    processor = svd.feature_extractor
-    # (x + 1) / 2 to [0, 1], then CLIP's (· − mean) / std, as one scale and shift per channel
-    std = torch.tensor(processor.image_std, device=frames.device).view(1, 3, 1, 1)
-    mean = torch.tensor(processor.image_mean, device=frames.device).view(1, 3, 1, 1)
-    pixels = torch.addcmul((0.5 - mean) / std, rows @ frames.float() @ cols.T, 0.5 / std)
-    encoder = svd.image_encoder
-    return encoder(pixels.to(next(encoder.parameters()).dtype)).image_embeds[:, None]
-
-
-class StateSource:
-    """The four state sentences of a clip: synthtvp's ground truth, or the state cache."""
-
-    def __init__(self, config: Config, dataset_root: Path | None):
-        from aidbench.data import states
-
-        self.kind = config.model.mcondition.states_source
-        self.records: dict[str, Any] = {}
-        if not config.model.mcondition.use_states:
-            self.kind = "none"
-        elif self.kind == "cache":
-            path = Path(config.model.mcondition.states_cache or (dataset_root or Path(".")) / "states.jsonl")
-            self.records = states.read(path).records
-        elif config.data.dataset != "synthtvp":
-            raise UserError(
-                "model.mcondition.states_source=oracle exists only for synthtvp; use the state cache."
-            )
-
-    def __call__(self, clip) -> list[str] | None:
-        if self.kind == "none":
-            return None
-        if self.kind == "oracle":
-            from aidbench.data import synthtvp
-
-            meta = clip.meta
-            return synthtvp.episode(
-                meta["seed"], meta["split"], meta["index"], meta.get("task", "full")
-            ).state_sentences()
-        record = self.records.get(clip.clip_id)
-        if record is None:
-            raise UserError(
-                f"no MLLM states for clip {clip.clip_id} in the state cache; run `aidbench data states`."
-            )
-        return list(record.states)
+from aidbench.stages import speed
 
 
 @dataclass
-class EncodedClips:
-    """A batch as the denoiser's training sees it (frozen encoders, no gradients)."""
+class Trainee:
+    """What a system hands the loop: `model` holds every trainable parameter (and saves them with
+    `trainable_state_dict()`), `frozen` the modules it needs on the device (the speed switches apply to
+    them too), `loss(clips, generator)` the batch's loss, and `previews()` a generate(clip, seed) for the
+    validation previews."""
 
-    latents: torch.Tensor  # (B, T, 4, h, w), scaled by the VAE's scaling factor
-    references: torch.Tensor  # (B, K, 4, h, w), noise-augmented as SVD conditions
-    visual: torch.Tensor  # (B, 1, C) the first frame's CLIP embedding
-    num_reference: int
-
-
-@torch.no_grad()
-def encode_clips(svd, clips: list, generator: torch.Generator, device) -> EncodedClips:
-    frames = to_model(np.stack([c.frames for c in clips])).to(device)
-    b, t = frames.shape[:2]
-    k = clips[0].num_ref_frames
-    latents = svd.vae.encode(frames.flatten(0, 1)).latent_dist.mode().unflatten(0, (b, t))
-    noise = torch.randn(frames[:, :k].shape, generator=generator).to(device)
-    references = svd.vae.encode((frames[:, :k] + NOISE_AUG * noise).flatten(0, 1)).latent_dist.mode()
-    return EncodedClips(
-        latents * svd.vae.config.scaling_factor,
-        references.unflatten(0, (b, k)),
-        first_frame_embedding(svd, frames[:, 0]),
-        k,
-    )
-
-
-def svd_time_ids(batch: int, device) -> torch.Tensor:
-    """SVD's micro-conditioning (fps − 1, motion bucket, noise augmentation) for a batch."""
-    return torch.tensor([[FPS - 1, MOTION_BUCKET, NOISE_AUG]], device=device).repeat(batch, 1)
-
-
-def denoising_loss(
-    edm: EDMLoss, model, encoded: EncodedClips, references: torch.Tensor, generator
-) -> torch.Tensor:
-    """EDM loss of the batch; `references` are the (possibly dropped) reference latents."""
-    b, t = encoded.latents.shape[:2]
-    device = encoded.latents.device
-    sigma = edm.sample_sigma(b, generator).to(device)
-    noise = torch.randn(encoded.latents.shape, generator=generator).to(device)
-    condition = reference_conditioning(references, t)
-    return edm(model, encoded.latents, condition, encoded.num_reference, sigma, noise)
-
-
-class AIDObjective:
-    """The training loss of a batch of clips, all randomness from one generator."""
-
-    def __init__(
-        self,
-        parts: AIDComponents,
-        states: StateSource,
-        dropout: ConditionDropout = ConditionDropout(),
-        edm: EDMLoss = EDMLoss(),
-    ):
-        self.parts, self.states, self.dropout, self.edm = parts, states, dropout, edm
-
-    def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
-        svd, denoiser, text = self.parts.svd, self.parts.denoiser, self.parts.text_encoder
-        device = next(denoiser.parameters()).device
-        b = len(clips)
-        u = torch.rand(b, generator=generator)
-        p = self.dropout
-        both = (u >= p.text + p.visual) & (u < p.text + p.visual + p.both)
-        drop_text = ((u < p.text) | both).tolist()
-        drop_visual = ((u >= p.text) & (u < p.text + p.visual)) | both
-        encoded = encode_clips(svd, clips, generator, device)
-        with torch.no_grad():
-            t1 = text(["" if drop else c.instruction for c, drop in zip(clips, drop_text, strict=True)])
-            sentences = [self.states(c) for c in clips]
-            t2 = None
-            if sentences[0] is not None:
-                t2 = text.states(
-                    [[""] * 4 if drop else s for s, drop in zip(sentences, drop_text, strict=True)]
-                )
-        keep = (~drop_visual).to(device, encoded.latents.dtype)
-        visual = encoded.visual * keep.view(-1, 1, 1)
-        mcondition = denoiser.dqformer(t1, visual, t2, encoded.latents.shape[1])
-        ids = svd_time_ids(b, device)
-        return denoising_loss(
-            self.edm,
-            lambda x, c_noise: denoiser(x, c_noise, ids, mcondition=mcondition),
-            encoded,
-            encoded.references * keep.view(-1, 1, 1, 1, 1),
-            generator,
-        )
+    model: torch.nn.Module
+    loss: Callable[[list, torch.Generator], torch.Tensor]
+    frozen: tuple[torch.nn.Module, ...] = field(default_factory=tuple)
+    previews: Callable[[], Callable] | None = None
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -212,7 +63,7 @@ def optimizer_for(cfg, trainable: list) -> tuple[torch.optim.Optimizer, Any]:
     return optimizer, EMAModel(trainable, decay=cfg.ema_decay, foreach=True)
 
 
-def _set_rate(optimizer, cfg, step: int) -> None:
+def set_rate(optimizer, cfg, step: int) -> None:
     """The rate of step `step` (0-based): a linear warm-up over train.lr_warmup_steps, then constant."""
     for group in optimizer.param_groups:
         group["lr"] = cfg.learning_rate * min(1.0, (step + 1) / (cfg.lr_warmup_steps + 1))
@@ -309,13 +160,8 @@ def load_trainable(denoiser, path: Path) -> None:
     denoiser.load_state_dict(stored, strict=False)
 
 
-def train(
-    config: Config, run, parts: AIDComponents, on_step=None, objective=None, generate_for=None
-) -> dict[str, Any]:
-    """Train per config.train (AID unless another objective is given); resumes from the run's last checkpoint.
-
-    generate_for(config, parts) → generate(clip, seed) makes the validation previews (default: AID's sampler).
-    """
+def train(config: Config, run, trainee: Trainee, on_step=None) -> dict[str, Any]:
+    """Train per config.train; resumes from the run's last checkpoint."""
     from accelerate import Accelerator
 
     from aidbench.data.open import open_dataset
@@ -328,16 +174,10 @@ def train(
     dataset = open_dataset(config, config.data.train_split)
     if config.data.num_ref_frames >= config.data.num_frames:
         raise UserError("data.num_ref_frames leaves no frame to predict.")
-    objective = objective or AIDObjective(
-        parts, StateSource(config, dataset.root), edm=EDMLoss.from_config(cfg)
-    )
-    generate_for = generate_for or aid_generator
-    denoiser = parts.denoiser.to(accelerator.device)
-    for module in (parts.svd, parts.text_encoder):
-        if module is not None:
-            module.to(accelerator.device)
-    frozen = (getattr(parts.svd, "vae", None), getattr(parts.svd, "image_encoder", None), parts.text_encoder)
-    speed.apply(cfg, denoiser, [m for m in frozen if isinstance(m, torch.nn.Module)])
+    denoiser = trainee.model.to(accelerator.device)
+    for module in trainee.frozen:
+        module.to(accelerator.device)
+    speed.apply(cfg, denoiser, list(trainee.frozen))
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
     optimizer, ema = optimizer_for(cfg, trainable)
     denoiser, optimizer = accelerator.prepare(denoiser, optimizer)
@@ -357,7 +197,7 @@ def train(
             )
         if accelerator.is_main_process and run.state.get("checkpoint") != str(last):
             run.update_state(step=start, checkpoint=str(last), losses=list(losses))  # the manifest caught up
-    _set_rate(optimizer, cfg, start)
+    set_rate(optimizer, cfg, start)
     for step in track(
         range(start, cfg.max_steps), f"training {config.model.name}", total=cfg.max_steps - start
     ):
@@ -370,12 +210,12 @@ def train(
             if hasattr(clip, "frames"):
                 clips.append(clip)
         with accelerator.autocast():
-            loss = objective(clips, generator)
+            loss = trainee.loss(clips, generator)
         accelerator.backward(loss)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
-        _set_rate(optimizer, cfg, done)
+        set_rate(optimizer, cfg, done)
         if ema is not None:
             ema.step(trainable)
         losses.append(float(loss.detach()))
@@ -383,10 +223,10 @@ def train(
             path = _save_checkpoint(
                 checkpoints, accelerator.unwrap_model(denoiser), optimizer, done, losses, ema
             )
-            if cfg.validation_clips:
+            if cfg.validation_clips and trainee.previews is not None:
                 with accelerator.autocast():  # frozen half-precision weights need it
                     validation_previews(
-                        config, generate_for(config, parts), parts, run.path / "validation" / f"step-{done}"
+                        config, trainee.previews(), denoiser, run.path / "validation" / f"step-{done}"
                     )
             run.update_state(step=done, checkpoint=str(path), losses=list(losses))
             _rotate(
@@ -403,45 +243,24 @@ def train(
     return write_output(run.path / "output", accelerator.unwrap_model(denoiser), config, losses)
 
 
-def aid_generator(config: Config, parts: AIDComponents):
-    """generate(clip, seed) → uint8 clip: AID's sampler with the config's sampling settings."""
-    from aidbench.data.clips import quantisation
-    from aidbench.data.open import open_dataset
-    from aidbench.model.pipeline import AIDPipeline, to_uint8
-    from aidbench.model.sample import sampling_settings
-
-    pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
-    settings = sampling_settings(config)
-    states = StateSource(config, open_dataset(config, config.data.eval_split).root)
-
-    def generate(clip, seed):
-        k, t = clip.num_ref_frames, clip.frames.shape[0]
-        generator = torch.Generator().manual_seed(seed)
-        frames = pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator)
-        return to_uint8(frames, quantisation(config.data))
-
-    generate.states = states
-    return generate
-
-
-def validation_previews(config: Config, generate, parts: AIDComponents, folder: Path) -> list[Path]:
+def validation_previews(config: Config, generate, model: torch.nn.Module, folder: Path) -> list[Path]:
     """Sample the first `train.validation_clips` clips of the evaluation split with fixed seeds; mp4 previews
     (the true clip, then the prediction) so a person can watch training progress."""
     from aidbench.data.open import open_dataset
     from aidbench.data.video import write_video
-    from aidbench.model.sample import sample_seed
+    from aidbench.stages.sample import sample_seed
 
     dataset = open_dataset(config, config.data.eval_split)
     dataset.refs = dataset.refs[: config.train.validation_clips]
     written = []
-    parts.denoiser.eval()
+    model.eval()
     try:
         for clip in dataset:
             video = generate(clip, sample_seed(config.seed, clip.clip_id))
             frames = np.concatenate([clip.frames, video])
             written.append(write_video(folder / f"{clip.clip_id}.mp4", frames, fps=4))
     finally:
-        parts.denoiser.train()
+        model.train()
     return written
 
 
@@ -470,3 +289,14 @@ def write_output(folder: Path, denoiser, config: Config, losses: list[float]) ->
         "trainable_parameters": trainable,
         "final_loss": losses[-1] if losses else None,
     }
+
+
+def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
+    """The training config stored with a checkpoint (output/config.json or the train run's manifest)."""
+    for candidate in (checkpoint / "config.json", checkpoint.parent.parent / "manifest.json"):
+        if candidate.is_file():
+            data = json.loads(candidate.read_text())
+            return data.get("config", data)
+    raise UserError(
+        f"{checkpoint} has no config.json and no train run manifest above it; is it an AID checkpoint?"
+    )
