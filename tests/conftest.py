@@ -72,3 +72,11 @@ def i3d_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("i3d") / "i3d_pretrained_400.pt"
     torch.save(model.state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def golden_detectors(tmp_path_factory):
+    """The conformance tests' detector files (tests/golden/make.py), built once per session."""
+    from tests.golden import make
+
+    return make.detectors(tmp_path_factory.mktemp("golden-weights"))

@@ -19,11 +19,6 @@ AGREEMENT = 1e-6  # relative, ours against the reference
 I3D_AGREEMENT = 5e-6
 
 
-@pytest.fixture(scope="module")
-def detectors(tmp_path_factory):
-    return make.detectors(tmp_path_factory.mktemp("golden-weights"))
-
-
 def _eval(cli, metrics: list[str], files: dict, *extra: str) -> dict[str, float]:
     args = ["eval", "--real", str(make.CLIPS / "real"), "--fake", str(make.CLIPS / "generated"), "--json"]
     for metric in metrics:
@@ -41,16 +36,16 @@ def _agrees(ours: float, reference: float, rel: float = AGREEMENT) -> None:
     assert ours == pytest.approx(reference, rel=rel, abs=1e-12), (ours, reference)
 
 
-def test_conformance_seer_fvd_and_both_kvds(cli, detectors):
-    records = _eval(cli, ["fvd@seer", "kvd@seer", "kvd@textbook"], {"i3d": detectors["i3d"]})
+def test_conformance_seer_fvd_and_both_kvds(cli, golden_detectors):
+    records = _eval(cli, ["fvd@seer", "kvd@seer", "kvd@textbook"], {"i3d": golden_detectors["i3d"]})
     for metric in ("fvd@seer", "kvd@seer", "kvd@textbook"):
         _agrees(records[metric]["value"], EXPECTED[metric], I3D_AGREEMENT)
     assert records["fvd@seer"]["card"]["frames"] == f"all {make.FRAMES}"
     assert records["fvd@seer"]["card"]["clips"] == f"{make.COUNT} real, {make.COUNT} generated"
 
 
-def test_conformance_styleganv_with_its_own_detector_and_random_offsets(cli, detectors):
-    files = {"i3d": detectors["i3d"], "i3d-torchscript": detectors["i3d-torchscript"]}
+def test_conformance_styleganv_with_its_own_detector_and_random_offsets(cli, golden_detectors):
+    files = {"i3d": golden_detectors["i3d"], "i3d-torchscript": golden_detectors["i3d-torchscript"]}
     records = _eval(cli, ["fvd@styleganv"], files, "--set", "eval.real_offset=random")
     record = records["fvd@styleganv"]
     _agrees(record["value"], EXPECTED["fvd@styleganv/i3d-torchscript"])
@@ -59,25 +54,27 @@ def test_conformance_styleganv_with_its_own_detector_and_random_offsets(cli, det
     assert abs(first - record["value"]) > 1e-3 * abs(record["value"])  # the offsets were used
 
 
-def test_conformance_styleganv_with_the_pytorch_i3d_is_cd_fvds_i3d_path(cli, detectors):
-    record = _eval(cli, ["fvd@styleganv"], {"i3d": detectors["i3d"]})["fvd@styleganv"]
+def test_conformance_styleganv_with_the_pytorch_i3d_is_cd_fvds_i3d_path(cli, golden_detectors):
+    record = _eval(cli, ["fvd@styleganv"], {"i3d": golden_detectors["i3d"]})["fvd@styleganv"]
     _agrees(record["value"], EXPECTED["fvd@styleganv/i3d"], I3D_AGREEMENT)
     assert record["card"]["covariance"] == "N (population)"
 
 
-def test_conformance_videomae_is_cd_fvds_content_debiased_fvd(cli, detectors):
-    record = _eval(cli, ["fvd@videomae"], {"videomae": detectors["videomae"]})["fvd@videomae"]
+def test_conformance_videomae_is_cd_fvds_content_debiased_fvd(cli, golden_detectors):
+    record = _eval(cli, ["fvd@videomae"], {"videomae": golden_detectors["videomae"]})["fvd@videomae"]
     _agrees(record["value"], EXPECTED["fvd@videomae"])
     assert record["card"]["features"].startswith("VideoMAE-v2 ViT-g/14")
 
 
-def test_conformance_clean_fid_frames(cli, detectors):
-    records = _eval(cli, ["fid@clean-frames", "kid@clean-frames"], {"inception": detectors["inception"]})
+def test_conformance_clean_fid_frames(cli, golden_detectors):
+    records = _eval(
+        cli, ["fid@clean-frames", "kid@clean-frames"], {"inception": golden_detectors["inception"]}
+    )
     for metric in ("fid@clean-frames", "kid@clean-frames"):
         _agrees(records[metric]["value"], EXPECTED[metric])
 
 
-def test_conformance_clipsim_is_torchmetrics_clipscore(cli, detectors):
-    record = _eval(cli, ["clipsim@vitb32"], {"clip": detectors["clip"]})["clipsim@vitb32"]
+def test_conformance_clipsim_is_torchmetrics_clipscore(cli, golden_detectors):
+    record = _eval(cli, ["clipsim@vitb32"], {"clip": golden_detectors["clip"]})["clipsim@vitb32"]
     assert EXPECTED["clipsim@vitb32"] > 0  # torchmetrics clamps the mean at 0: the golden set stays above
     _agrees(record["value"], EXPECTED["clipsim@vitb32"])

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -41,29 +39,15 @@ def _inception(seed: int):
     return model.eval()
 
 
-@contextmanager
-def _tf32(enabled: bool) -> Iterator[None]:
-    import torch
-
-    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-    saved = conv.fp32_precision, matmul.fp32_precision
-    if enabled:
-        conv.fp32_precision = matmul.fp32_precision = "tf32"
-    try:
-        yield
-    finally:
-        conv.fp32_precision, matmul.fp32_precision = saved
-
-
 def _features(model, inputs, device: str, tf32: bool, batch: int = 8) -> tuple[np.ndarray, float]:
     """Features of float inputs in batches, with TF32 on or off for cuDNN and matmuls; and the seconds taken."""
     import torch
 
-    from aidbench.metrics.precision import ieee_float32
+    from aidbench.metrics.precision import float32_precision
 
     model = model.to(device)
     out = []
-    with torch.inference_mode(), ieee_float32(enabled=not tf32), _tf32(tf32):
+    with torch.inference_mode(), float32_precision("tf32" if tf32 else "ieee"):
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()

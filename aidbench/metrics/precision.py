@@ -16,24 +16,28 @@ ARITHMETIC = "float32 (TF32 off on CUDA)"
 
 
 @contextmanager
-def ieee_float32(enabled: bool = True) -> Iterator[None]:
+def float32_precision(mode: str) -> Iterator[None]:
+    """cuDNN convolutions and matmuls in `mode` ("ieee" or "tf32") for the duration; the caller's setting
+    is restored afterwards."""
     import torch
 
-    if not enabled:
-        yield
-        return
     conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
     if hasattr(conv, "fp32_precision"):  # torch ≥ 2.9; mixing this with allow_tf32 is an error there
         saved = conv.fp32_precision, matmul.fp32_precision
-        conv.fp32_precision = matmul.fp32_precision = "ieee"
+        conv.fp32_precision = matmul.fp32_precision = mode
         try:
             yield
         finally:
             conv.fp32_precision, matmul.fp32_precision = saved
         return
     saved = torch.backends.cudnn.allow_tf32, matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = mode == "tf32"
     try:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = saved
+
+
+def ieee_float32():
+    """What every metric's detector runs under."""
+    return float32_precision("ieee")
