@@ -130,7 +130,7 @@ class OpenSoraConfig:
 
 @dataclass(config=_STRICT)
 class ModelConfig:
-    # A registered model name (`aidbench ls models`).
+    # A registered system (`aidbench ls systems`).
     name: str = "aid"
     # paper: the real architecture sizes; tiny: the same code at test sizes; smoke: tiny widths with the
     # UNet's cross-attention at its low-resolution level only (the smoke preset's calibrated layout).

@@ -89,6 +89,15 @@ def cpu() -> dict[str, Any]:
     return {"model": model, "vector_extensions": vector, "cores": os.cpu_count()}
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the system keeps none): a busy machine's timings
+    are not comparable with a quiet one's."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def device(requested: str = "auto") -> dict[str, Any]:
     """The device a stage runs on: kind, name and count of accelerators, and torch's build."""
     import torch

@@ -1,4 +1,4 @@
-"""Names → lazily imported objects, for models, datasets, metrics and report tables.
+"""Names → lazily imported objects, for systems, datasets, metrics and report tables.
 
 The catalogue below is plain data: listing it imports nothing, so `aidbench ls` stays fast. An entry
 points at "module:attribute" and is imported only when `load` asks for it. An entry whose code has not
@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from aidbench.errors import NotBuiltError, UsageError, did_you_mean
 
-Kind = Literal["model", "dataset", "metric", "table"]
-KINDS: tuple[Kind, ...] = ("model", "dataset", "metric", "table")
+Kind = Literal["system", "dataset", "metric", "table"]
+KINDS: tuple[Kind, ...] = ("system", "dataset", "metric", "table")
 
 
 @dataclass(frozen=True)
@@ -41,39 +41,39 @@ class Entry:
 
 
 def _entries() -> list[Entry]:
-    models = [
+    systems = [
         Entry(
-            "model",
+            "system",
             "aid",
             "AID: SVD + MCondition (DQFormer, MLLM states) + spatial/temporal adapters",
             target="aidbench.model.spec:AID",
         ),
         Entry(
-            "model",
+            "system",
             "svd-zeroshot",
             "Stable Video Diffusion image-to-video, no text, no training",
             target="aidbench.baselines.svd:SVD_ZEROSHOT",
         ),
         Entry(
-            "model",
+            "system",
             "svd-fullft",
             "SVD with every UNet parameter fine-tuned, no text",
             target="aidbench.baselines.svd_fullft:SVD_FULLFT",
         ),
         Entry(
-            "model",
+            "system",
             "opensora-zeroshot",
             "Open-Sora 1.2 STDiT3 image-to-video with T5 text, no training",
             target="aidbench.baselines.opensora_system:OPENSORA_ZEROSHOT",
         ),
         Entry(
-            "model",
+            "system",
             "opensora-fullft",
             "Open-Sora 1.2 STDiT3 with every parameter fine-tuned",
             target="aidbench.baselines.opensora_system:OPENSORA_FULLFT",
         ),
         Entry(
-            "model",
+            "system",
             "vae-recon",
             "SVD VAE encode/decode of the ground truth: the upper baseline",
             target="aidbench.baselines.vae:VAE_RECON",
@@ -98,7 +98,7 @@ def _entries() -> list[Entry]:
         )
     ]
     metrics = [
-        Entry("metric", name, summary, target=f"aidbench.metrics.suite:{attr}", better=better)
+        Entry("metric", name, summary, target=f"aidbench.metrics.protocols:{attr}", better=better)
         for name, attr, better, summary in (
             (
                 "fvd@seer",
@@ -196,7 +196,7 @@ def _entries() -> list[Entry]:
             ),
         )
     ]
-    return models + datasets + metrics + tables
+    return systems + datasets + metrics + tables
 
 
 CATALOGUE: dict[Kind, dict[str, Entry]] = {kind: {} for kind in KINDS}

@@ -15,15 +15,24 @@ The base pretraining run is shared: its run id is a hash of everything that shap
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aidbench import atomic, environment, layout, runs, systems
 from aidbench.config import Config, config_sha256, from_dict, with_changes
-from aidbench.errors import UserError
+from aidbench.errors import UsageError, UserError
+from aidbench.report import records
+from aidbench.report.build import build_report
 from aidbench.runs import Run
+from aidbench.stages.data import eval_split
+from aidbench.stages.eval import score_samples
 
 
 class StageFailed(UserError):
@@ -45,40 +54,6 @@ class Outcome:
     stage: str
     status: str
     seconds: float | None = None
-
-
-def _data(config: Config, run: Run) -> dict[str, Any]:
-    """Check the evaluation split; synthtvp is first exported to disk and read back as SSv2."""
-    from aidbench.data.clips import ClipSampling
-    from aidbench.data.open import EMBEDDED, open_dataset
-    from aidbench.data.verify import verify
-
-    split = config.data.eval_split
-    produced: dict[str, Any] = {}
-    if config.data.dataset in EMBEDDED:
-        from aidbench.data import synthtvp
-        from aidbench.data.export import export_synthtvp
-        from aidbench.data.ssv2 import SSv2
-
-        out = run.path / "data" / config.data.dataset
-        n = config.data.max_clips or synthtvp.SPLIT_SIZES[split]
-        produced["export"] = export_synthtvp(
-            out,
-            n,
-            config.seed,
-            config.data.resolution,
-            config.data.num_frames,
-            splits=(split,),
-            task=config.data.synthtvp_task,
-        )
-        dataset = SSv2(out, split, ClipSampling.from_config(config.data), max_bad_fraction=0.0)
-    else:
-        dataset = open_dataset(config, split)
-    report = verify(dataset)
-    if report["bad_fraction"] > report["max_bad_fraction"]:
-        run.update_state(data_verify=report)  # the failed run keeps the list of unusable clips
-        dataset.check_bad_fraction()  # raises TooManyBadClips
-    return {**produced, "verify": report}
 
 
 # --------------------------------------------------------------------------- configs of the sub-runs
@@ -114,8 +89,6 @@ def system_config(config: Config, system: str, run: Run) -> Config:
 def _open_sub_run(parent: Run, stage: str, key: str, config: Config, label: str) -> tuple[Run, bool]:
     """The `stage` run of `key`: the one the parent recorded (resumed; True when it had finished), or a new
     one, recorded in the parent as soon as it exists."""
-    from aidbench import runs
-
     record = parent.state.get("runs", {}).get(stage, {}).get(key)
     if record is not None:
         sub = runs.resume_run(config.paths.results, stage, record)
@@ -129,57 +102,39 @@ def _open_sub_run(parent: Run, stage: str, key: str, config: Config, label: str)
 def _sub_run(parent: Run, stage: str, key: str, config: Config, label: str, work) -> tuple[str, Any]:
     """Start (or resume, when the parent recorded an unfinished one) the `stage` run of `key`, and do
     `work(config, sub_run)` inside it; a finished one is skipped. Returns (run id, what work returned)."""
-    from aidbench import runs
-
     sub, finished = _open_sub_run(parent, stage, key, config, label)
     if finished:
         return sub.run_id, sub.state.get("result")
-    with runs.running(sub):
-        result = work(config, sub)
-        sub.update_state(result=result)
-    return sub.run_id, result
+    return sub.run_id, runs.execute(sub, lambda: work(config, sub))
 
 
 # --------------------------------------------------------------------------- systems side by side
 
 
 def _train_system(config: Config, sub: Run, system: str) -> dict[str, Any]:
-    from aidbench import registry
-
-    return registry.load("model", system).train(config, sub)
+    return systems.load(system, "train").train(config, sub)
 
 
 def _sample_system(config: Config, sub: Run, system: str, checkpoint: str | None, split: str):
-    from aidbench import registry
-
     sub.update_state(checkpoint=checkpoint, split=split)
     path = Path(checkpoint) if checkpoint else None
-    return registry.load("model", system).sample(config, sub, path, split)
+    return systems.load(system, "sample").sample(config, sub, path, split)
 
 
 def _in_child(stage: str, values: dict[str, Any], run_id: str, task, args: tuple, threads: int):
     """One system's sub-run in a process of its own (`jobs` > 1): the parent opened and recorded it."""
     import torch
 
-    from aidbench import runs
-
     torch.set_num_threads(threads)
     config = from_dict(values, source="aidbench reproduce")
     sub = runs.load_run(config.paths.results, stage, run_id)
-    with runs.running(sub):
-        result = task(config, sub, *args)
-        sub.update_state(result=result)
-    return result
+    return runs.execute(sub, lambda: task(config, sub, *args))
 
 
 def _each_system(parent: Run, stage: str, config: Config, todo: list[tuple[str, Config, str, Any, tuple]]):
     """Run `task(config, sub_run, *args)` for every (key, config, label, task, args) in its own sub-run:
     in this process one after another, or with `jobs` > 1 that many systems side by side, each in a
     spawned process with its share of the CPU threads. Returns {key: (run id, result)}."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     if config.jobs == 1 or len(todo) <= 1:
         return {
             key: _sub_run(parent, stage, key, cfg, label, lambda c, r, t=task, a=args: t(c, r, *a))
@@ -202,8 +157,6 @@ def _each_system(parent: Run, stage: str, config: Config, todo: list[tuple[str, 
 
 def _base(config: Config, run: Run) -> dict[str, Any]:
     """Train the text-blind base once per distinct setting, or reuse the finished one."""
-    from aidbench import runs
-
     if config.train.base_steps == 0:
         return {"run": None, "weights": None}
     cfg = base_config(config)
@@ -217,19 +170,15 @@ def _base(config: Config, run: Run) -> dict[str, Any]:
     if not reused:
         from aidbench.baselines import svd_fullft
 
-        with runs.running(base):
-            result = svd_fullft.train(cfg, base)
-            base.update_state(output=result)
+        runs.execute(base, lambda: svd_fullft.train(cfg, base), key="output")
     weights = base.path / "output" / "trainable.safetensors"
     return {"run": run_id, "weights": str(weights), "reused": reused, "steps": cfg.train.max_steps}
 
 
 def _train(config: Config, run: Run) -> dict[str, Any]:
-    from aidbench import registry
-
     todo = []
     for system in config.systems:
-        if registry.load("model", system).train is None:
+        if not systems.trained(system):
             continue
         cfg = system_config(config, system, run)
         todo.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, (system,)))
@@ -255,22 +204,14 @@ def _sample(config: Config, run: Run) -> dict[str, Any]:
 
 
 def _eval(config: Config, run: Run) -> dict[str, Any]:
-    from aidbench import runs
-    from aidbench.metrics import evaluate
-
     sampled = run.state["stages"]["sample"]
-    metrics = evaluate.metric_objects(list(config.eval.metrics))
     produced = {}
     for system in config.systems:
         sample_run = runs.stage_dir(config.paths.results, "sample") / sampled[system]["run"]
         cfg = system_config(config, system, run)
 
         def work(c, r, sample_run=sample_run):
-            ctx = evaluate.context(c, metrics, {})
-            real, fake = evaluate.run_sets(c, sample_run)
-            records = evaluate.evaluate(metrics, real, fake, ctx)
-            sources = {"real": sample_run.name, "generated": sample_run.name}
-            return {"records": str(evaluate.write_records(r, records, real, fake, sources))}
+            return score_samples(c, r, sample_run)
 
         run_id, result = _sub_run(run, "eval", system, cfg, f"eval-{system}", work)
         produced[system] = {"run": run_id, "records": result["records"]}
@@ -278,15 +219,13 @@ def _eval(config: Config, run: Run) -> dict[str, Any]:
 
 
 def summary_path(config: Config, run: Run) -> Path:
-    return Path(config.paths.results) / "reports" / (config.preset or run.run_id) / "summary.json"
+    return layout.summary_file(config.paths.results, config.preset or run.run_id)
 
 
 def summarise(config: Config, run: Run) -> dict[str, Any]:
     """summary.json (schema in report/records.py): for every system its runs and each metric's value and
     interval, read back from this reproduce's own eval runs; with several seeds, each seed's numbers and
     their mean, standard deviation and interval over the seeds."""
-    from aidbench.report import records
-
     if not config.seeds:
         return _summarise_runs(config, run, run.state["stages"]["eval"])
     per_seed = {}
@@ -297,8 +236,6 @@ def summarise(config: Config, run: Run) -> dict[str, Any]:
 
 
 def _summarise_runs(config: Config, run: Run, evaluated: dict[str, Any]) -> dict[str, Any]:
-    from aidbench.report import records
-
     summary = records.summary_from_runs(
         config.paths.results,
         config.preset or run.run_id,
@@ -314,8 +251,6 @@ def _summarise_runs(config: Config, run: Run, evaluated: dict[str, Any]) -> dict
 
 
 def _summary(config: Config, run: Run) -> dict[str, Any]:
-    from aidbench import atomic
-
     summary = summarise(config, run)
     path = atomic.write_text(summary_path(config, run), json.dumps(summary, indent=2) + "\n")
     return {"path": str(path)}
@@ -330,8 +265,6 @@ def seed_config(config: Config, seed: int) -> Config:
 
 
 def _seed_run(config: Config, run: Run, seed: int) -> Run:
-    from aidbench import runs
-
     return runs.load_run(config.paths.results, "reproduce", run.state["runs"]["reproduce"][f"seed-{seed}"])
 
 
@@ -361,15 +294,13 @@ def _seeds(config: Config, run: Run, on_stage=None) -> dict[str, Any]:
 
 
 def _report(config: Config, run: Run) -> dict[str, Any]:
-    from aidbench.report.build import build_report
-
-    out = Path(config.paths.results) / "reports" / (config.preset or run.run_id)
+    out = layout.reports_dir(config.paths.results, config.preset or run.run_id)
     written = build_report(out, preset=config.preset, results=config.paths.results, config=config)
     return {"files": [str(p) for p in written]}
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("data", _data),
+    Stage("data", eval_split),
     Stage("base", _base),
     Stage("train", _train),
     Stage("sample", _sample),
@@ -422,9 +353,42 @@ def reproduce(
     return outcomes
 
 
-def _nondefault_results(config: Config) -> bool:
-    import os
+def resume_run(results: str, run_id: str) -> Run:
+    """The reproduce run RUN_ID (or 'latest') reopened with its stored config; a finished one comes back
+    unchanged. One seed of a several-seed run is resumed through that run, never alone."""
+    run = runs.resume_run(results, "reproduce", run_id)
+    if run.state.get("part_of"):
+        raise UsageError(
+            f"run {run.run_id} is one seed of the several-seed run {run.state['part_of']}; resume that "
+            f"one: aidbench reproduce --resume {run.state['part_of']}."
+        )
+    return run
 
+
+def record(config: Config, run: Run, seconds: float, load_before: list[float] | None) -> dict[str, Any]:
+    """What `--record` keeps of an invocation: wall time, stage times, machine and load, the summary."""
+    finished = runs.load_run(config.paths.results, "reproduce", run.run_id)
+    summary_file = summary_path(config, run)
+    return {
+        "benchmark": "reproduce",
+        "preset": config.preset,
+        "run": run.run_id,
+        "wall_seconds_this_invocation": round(seconds, 1),
+        "stage_seconds": finished.state.get("seconds", {}),
+        "attempts": len(finished.manifest["attempts"]),
+        "load_average_before": load_before,
+        "load_average_after": environment.load_average(),
+        "cpu_count": os.cpu_count(),
+        "config_sha256": config.sha256(),
+        "git": finished.manifest["git"],
+        "device": finished.manifest["device"],
+        "packages": finished.manifest["packages"],
+        "summary": json.loads(summary_file.read_text()) if summary_file.is_file() else None,
+        "command": sys.argv,
+    }
+
+
+def _nondefault_results(config: Config) -> bool:
     return config.paths.results != (os.environ.get("AIDBENCH_RESULTS") or "results")
 
 

@@ -13,14 +13,14 @@ import re
 import secrets
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from aidbench import atomic, environment
+from aidbench import atomic, distributed, environment, layout
 from aidbench.config import Config, from_dict
 from aidbench.errors import UsageError, UserError
 
@@ -55,7 +55,7 @@ def _now() -> str:
 
 
 def stage_dir(results_dir: str | Path, stage: str) -> Path:
-    return Path(results_dir) / "runs" / stage
+    return layout.runs_dir(results_dir, stage)
 
 
 @dataclass
@@ -333,7 +333,72 @@ def running(run: Run) -> Iterator[Run]:
         run._end("failed", {"type": type(err).__name__, "message": str(err)})
         raise
     else:
-        from aidbench import distributed
-
         distributed.barrier()  # done only when every process has finished its share
         run._end("done", None)
+
+
+def execute(run: Run, work: Callable[[], Any], key: str = "result") -> Any:
+    """Do `work()` inside the run (done when it returns, failed when it raises) and keep what it returned
+    in the run's state under `key`."""
+    with running(run):
+        result = work()
+        run.update_state(**{key: result})
+    return result
+
+
+def created_by_main(create: Callable[[], Run], results: str | Path, stage: str, cpu: bool = False) -> Run:
+    """One run for every process of `accelerate launch`: the main process runs create() → a Run of `stage`
+    under `results`; the others load that run, read-only. A single process just calls create().
+
+    An error in create() reaches every process, so none waits forever for a run that never came.
+    """
+    if distributed.world_size() == 1:
+        return create()
+    from accelerate.utils import broadcast_object_list
+
+    shared_state = distributed.state(cpu)
+    message: list[Any] = [None]
+    run = error = None
+    if shared_state.is_main_process:
+        try:
+            run = create()
+            message = [("ok", run.run_id)]
+        except BaseException as err:
+            error = err
+            message = [("error", f"{type(err).__name__}: {err}")]
+    broadcast_object_list(message)
+    if error is not None:
+        raise error
+    kind, value = message[0]
+    if kind == "error":
+        raise UserError(f"the main process could not start the run: {value}")
+    if run is None:
+        run = load_run(results, stage, value)
+        run.writer = False
+    return run
+
+
+def open_run(
+    stage: str,
+    config: Config,
+    *,
+    resume: str | None = None,
+    label: str | None = None,
+    run_id: str | None = None,
+    state: dict[str, Any] | None = None,
+    cpu: bool | None = None,
+) -> Run:
+    """A new run of `stage` (with `state` recorded at once), or with `resume` the unfinished run RUN_ID
+    (or 'latest') under config.paths.results; one run for all processes (`created_by_main`, which joins
+    the process group on the CPU when `cpu`, by default when config.device is cpu)."""
+
+    def create() -> Run:
+        if resume:
+            return resume_run(config.paths.results, stage, resume)
+        run = start_run(stage, config, label=label, run_id=run_id)
+        if state:
+            run.update_state(**state)
+        return run
+
+    cpu = config.device == "cpu" if cpu is None else cpu
+    return created_by_main(create, config.paths.results, stage, cpu=cpu)

@@ -13,6 +13,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aidbench import atomic
 from aidbench.errors import UsageError, UserError, did_you_mean
@@ -169,6 +170,24 @@ def resolve(name: str, weights_dir: str | Path, explicit: str | Path | None = No
         f"weights '{name}' ({weight.filename}) not found; looked in: {searched}. "
         f"To get it, {how}, or pass --weights {name}=PATH (train, sample, eval)."
     )
+
+
+def table(weights_dir: str | Path) -> list[dict[str, Any]]:
+    """Each known weight: where it is found (or expected), its recorded sha256, source and users."""
+    rows = []
+    for name, weight in KNOWN.items():
+        found = locate(name, weights_dir)
+        rows.append(
+            {
+                "name": name,
+                "found": str(found) if found else None,
+                "expected": str(candidates(weight, weights_dir)[0]),
+                "sha256": weight.sha256,
+                "source": weight.source,
+                "used_by": weight.used_by,
+            }
+        )
+    return rows
 
 
 def resolve_for(config, name: str) -> Path:

@@ -25,6 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint as recompute
 
+from aidbench.errors import UserError
+from aidbench.weights import check_safetensors
+
 
 @dataclass(frozen=True)
 class STDiT3Config:
@@ -319,8 +322,6 @@ def folder_config(folder) -> STDiT3Config:
     import dataclasses
     import json
 
-    from aidbench.errors import UserError
-
     path = Path(folder) / "config.json"
     if not path.is_file():
         return XL_2
@@ -337,9 +338,6 @@ def load(folder, config: STDiT3Config | None = None) -> STDiT3:
     """The released STDiT3 weights (`model.safetensors`) in the architecture of the folder's config.json,
     loaded strictly: every key must match."""
     from safetensors.torch import load_file
-
-    from aidbench.errors import UserError
-    from aidbench.weights import check_safetensors
 
     path = Path(folder) / "model.safetensors"
     config = config or folder_config(folder)

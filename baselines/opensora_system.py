@@ -36,11 +36,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from aidbench import distributed
+from aidbench import distributed, weights
 from aidbench.baselines.opensora import TINY, XL_2, STDiT3, parameters
 from aidbench.baselines.opensora_text import CaptionEncoder
 from aidbench.baselines.opensora_vae import VideoVAE, latent_frames
-from aidbench.model.spec import ModelSpec
+from aidbench.data.clips import from_model, quantisation, to_model
+from aidbench.data.open import open_dataset
+from aidbench.errors import UserError
+from aidbench.stages.sample import sample_clips
+from aidbench.systems import System
 
 # the tiny STDiT3 reads as many caption tokens as the tiny tokenizer gives (characters)
 TINY_SYSTEM = replace(TINY, model_max_length=32)
@@ -66,7 +70,6 @@ class OpenSoraParts:
 def build(config, random_weights: bool = False) -> OpenSoraParts:
     """Open-Sora for a config: tiny (random, seeded), the released weights, or with `random_weights` the
     released architectures at random (`aidbench bench`: timing needs no download)."""
-    from aidbench import weights
     from aidbench.baselines import opensora_vae
     from aidbench.baselines.opensora import load
     from aidbench.baselines.opensora_text import random_caption_encoder, tiny_caption_encoder
@@ -123,7 +126,6 @@ class OpenSoraObjective:
 
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
         from aidbench.baselines import rflow
-        from aidbench.data.clips import to_model
 
         dit = self.parts.denoiser
         device = next(dit.parameters()).device
@@ -153,7 +155,6 @@ class OpenSoraObjective:
 def generator_for(config, parts: OpenSoraParts):
     """generate(clip, seed) → uint8 (T, H, W, 3): the K true reference frames, then the predicted ones."""
     from aidbench.baselines import rflow
-    from aidbench.data.clips import from_model, quantisation, to_model
 
     dit = parts.denoiser
     steps, scale = config.sample.num_inference_steps, config.sample.opensora_guidance_scale
@@ -193,8 +194,6 @@ def generator_for(config, parts: OpenSoraParts):
 
 
 def sample_zeroshot(config, run, checkpoint, split) -> dict[str, Any]:
-    from aidbench.stages.sample import sample_clips
-
     parts = build(config)
     state = distributed.state(config.device == "cpu")
     parts.frozen_to(state.device).denoiser.to(state.device).eval()
@@ -216,7 +215,6 @@ def train(config, run, on_step=None) -> dict[str, Any]:
 
 
 def sample_finetuned(config, run, checkpoint, split) -> dict[str, Any]:
-    from aidbench.stages.sample import sample_clips
     from aidbench.stages.train import checkpoint_weights, load_trainable
 
     weights = checkpoint_weights(checkpoint)
@@ -231,9 +229,6 @@ def sample_finetuned(config, run, checkpoint, split) -> dict[str, Any]:
 def check(config, split) -> None:
     """Before any run starts: the three weights (paper size), a timestep schedule that is not all zeros,
     and a readable split."""
-    from aidbench import weights
-    from aidbench.data.open import open_dataset
-    from aidbench.errors import UserError
 
     frames = config.data.num_frames
     if config.model.opensora.timestep_transform == "open-sora" and 1 < frames < 17:
@@ -256,9 +251,9 @@ def zeroshot_parameters(config) -> dict[str, Any]:
     return {**report, "trainable": 0}
 
 
-OPENSORA_ZEROSHOT = ModelSpec(
+OPENSORA_ZEROSHOT = System(
     "opensora-zeroshot", parameters=zeroshot_parameters, sample=sample_zeroshot, check=check
 )
-OPENSORA_FULLFT = ModelSpec(
+OPENSORA_FULLFT = System(
     "opensora-fullft", parameters=parameters, train=train, sample=sample_finetuned, check=check
 )

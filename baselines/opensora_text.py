@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import torch
 
+from aidbench.environment import quiet_loading
+from aidbench.errors import UserError
+
 MAX_LENGTH = 300
 
 
@@ -21,9 +24,6 @@ class CaptionEncoder:
         from pathlib import Path
 
         from transformers import AutoTokenizer, T5EncoderModel
-
-        from aidbench.environment import quiet_loading
-        from aidbench.errors import UserError
 
         folder = Path(folder)
         if not (folder / "tokenizer.json").is_file():

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aidbench.errors import UserError
+
 SHIFT = (-0.10, 0.34, 0.27, 0.98)
 SCALE = (3.85, 2.32, 2.33, 3.06)
 MICRO_FRAMES = 17  # pixel frames per temporal chunk → 5 latent frames
@@ -223,8 +225,6 @@ def folder_settings(folder) -> dict:
     here; no config.json means Open-Sora 1.2's values."""
     import json
 
-    from aidbench.errors import UserError
-
     path = Path(folder) / "config.json"
     settings = {"micro_batch": 4, "shift": SHIFT, "scale": SCALE}
     if not path.is_file():
@@ -255,8 +255,6 @@ def load(folder, vae: VideoVAE | None = None) -> VideoVAE:
     is refused with the keys that were missing, unexpected or of another shape, so the mapping can be fixed.
     `vae`: the module to fill (default: the released architecture; tests pass a tiny one)."""
     from safetensors.torch import load_file
-
-    from aidbench.errors import UserError
 
     path = Path(folder) / "model.safetensors"
     try:

@@ -6,7 +6,12 @@ micro-conditioning; the sampler is AIDPipeline's SVD mode, which equals diffuser
 
 from __future__ import annotations
 
-from aidbench.model.spec import ModelSpec
+from aidbench import distributed, weights
+from aidbench.config import AdapterConfig
+from aidbench.data.clips import quantisation
+from aidbench.data.open import open_dataset
+from aidbench.stages.sample import sample_clips
+from aidbench.systems import System
 
 
 def build_svd(config, random_weights: bool = False):
@@ -19,7 +24,6 @@ def svd_generator(config, parts):
     """generate(clip, seed) → uint8 clip with SVD's own sampler (first reference frame, per-frame guidance)."""
     import torch
 
-    from aidbench.data.clips import quantisation
     from aidbench.model.pipeline import AIDPipeline, to_uint8
     from aidbench.model.system import sampling_settings
 
@@ -41,11 +45,8 @@ def svd_generator(config, parts):
 
 
 def sample_zeroshot(config, run, checkpoint, split):
-    from aidbench import distributed
-    from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
-    from aidbench.stages.sample import sample_clips
 
     svd = build_svd(config)
     state = distributed.state(config.device == "cpu")
@@ -58,12 +59,9 @@ def sample_zeroshot(config, run, checkpoint, split):
 
 
 def check(config, split):
-    from aidbench import weights
-    from aidbench.data.open import open_dataset
-
     if config.model.size == "paper":
         weights.resolve_for(config, "svd")
     open_dataset(config, split)
 
 
-SVD_ZEROSHOT = ModelSpec("svd-zeroshot", sample=sample_zeroshot, check=check)
+SVD_ZEROSHOT = System("svd-zeroshot", sample=sample_zeroshot, check=check)

@@ -12,14 +12,16 @@ from typing import Any
 
 import torch
 
-from aidbench.model.spec import ModelSpec
+from aidbench import distributed
+from aidbench.baselines.svd import build_svd, check, svd_generator
+from aidbench.config import AdapterConfig
+from aidbench.stages.sample import sample_clips
+from aidbench.systems import System
 
 VISUAL_DROPOUT = 0.1
 
 
 def build(config, random_weights: bool = False):
-    from aidbench.baselines.svd import build_svd
-    from aidbench.config import AdapterConfig
     from aidbench.model.aid import AIDDenoiser
     from aidbench.model.components import AIDComponents
 
@@ -59,7 +61,6 @@ class SVDObjective:
 
 
 def train(config, run, on_step=None) -> dict[str, Any]:
-    from aidbench.baselines.svd import svd_generator
     from aidbench.model.edm import EDMLoss
     from aidbench.model.system import trainee
     from aidbench.stages.train import train as run_training
@@ -70,9 +71,6 @@ def train(config, run, on_step=None) -> dict[str, Any]:
 
 
 def sample(config, run, checkpoint, split) -> dict[str, Any]:
-    from aidbench import distributed
-    from aidbench.baselines.svd import svd_generator
-    from aidbench.stages.sample import sample_clips
     from aidbench.stages.train import checkpoint_weights, load_trainable
 
     weights = checkpoint_weights(checkpoint)
@@ -96,9 +94,7 @@ def parameters(config) -> dict[str, Any]:
 
 
 def _check(config, split):
-    from aidbench.baselines.svd import check
-
     check(config, split)
 
 
-SVD_FULLFT = ModelSpec("svd-fullft", parameters=parameters, train=train, sample=sample, check=_check)
+SVD_FULLFT = System("svd-fullft", parameters=parameters, train=train, sample=sample, check=_check)

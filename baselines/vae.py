@@ -5,17 +5,17 @@ It measures what the latent space alone costs: no model can score better through
 
 from __future__ import annotations
 
+from aidbench import distributed
 from aidbench.baselines.svd import build_svd, check
-from aidbench.model.spec import ModelSpec
+from aidbench.data.clips import quantisation, to_model
+from aidbench.stages.sample import sample_clips
+from aidbench.systems import System
 
 
 def sample_reconstruction(config, run, checkpoint, split):
     import torch
 
-    from aidbench import distributed
-    from aidbench.data.clips import quantisation, to_model
     from aidbench.model.pipeline import to_uint8
-    from aidbench.stages.sample import sample_clips
 
     svd = build_svd(config)
     state = distributed.state(config.device == "cpu")
@@ -32,4 +32,4 @@ def sample_reconstruction(config, run, checkpoint, split):
     return sample_clips(config, run, split, generate, state, lambda clip: {"system": "vae-recon"})
 
 
-VAE_RECON = ModelSpec("vae-recon", sample=sample_reconstruction, check=check)
+VAE_RECON = System("vae-recon", sample=sample_reconstruction, check=check)

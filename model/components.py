@@ -10,9 +10,16 @@ from dataclasses import dataclass
 
 import torch
 
+from aidbench import weights
 from aidbench.config import Config
+from aidbench.data.open import open_dataset
+from aidbench.environment import quiet_loading
+from aidbench.errors import UserError
+from aidbench.model import encoders
 from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
+from aidbench.model.encoders import TEXT_TOWER
 from aidbench.model.text import TextEncoder, WordFeatures, tiny_clip
+from aidbench.weights import check_safetensors
 
 TINY_VAE = dict(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, layers_per_block=1)
 TINY_IMAGE_ENCODER = dict(
@@ -64,7 +71,6 @@ def _pipeline(vae, image_encoder, unet):
 def random_svd(seed: int = 0):
     """SVD's real architecture (VAE, CLIP ViT-H/14 image encoder, UNet) with random weights: timing and
     memory need no download. Build it under `torch.device(...)` to initialise on that device."""
-    from aidbench.model import encoders
 
     torch.manual_seed(seed)
     return _pipeline(encoders.build_vae(), encoders.build_image_encoder(), build_unet("paper"))
@@ -75,8 +81,6 @@ def random_text_encoder() -> TextEncoder:
 
     import open_clip
 
-    from aidbench.model.encoders import TEXT_TOWER
-
     logging.getLogger().setLevel(logging.ERROR)  # open_clip warns that no weights were loaded: intended
     return TextEncoder(open_clip.create_model(TEXT_TOWER, pretrained=None))
 
@@ -85,7 +89,6 @@ def svd_for(config: Config, seed: int | None = None, random_weights: bool = Fals
     """SVD for a config: the released weights (paper; its architecture with random weights when
     `random_weights`, for benchmarks) or the tiny twin, with `model.base_weights` (a pretrained base UNet,
     smoke) loaded over the UNet when given."""
-    from aidbench import weights
 
     seed = config.seed if seed is None else seed
     model = config.model
@@ -106,8 +109,6 @@ def load_base_unet(unet, path) -> None:
     from pathlib import Path
 
     from safetensors.torch import load_file
-
-    from aidbench.errors import UserError
 
     path = Path(path)
     if path.is_dir():
@@ -137,9 +138,6 @@ def svd_variant(folder) -> str | None:
     variant; a part with neither (or only a pickled `.bin`) is one clear error."""
     from pathlib import Path
 
-    from aidbench.errors import UserError
-    from aidbench.weights import check_safetensors
-
     folder, variant = Path(folder), None
     for part, stem in SVD_FILES.items():
         full, half = folder / part / f"{stem}.safetensors", folder / part / f"{stem}.fp16.safetensors"
@@ -164,8 +162,6 @@ def load_svd(folder):
     computation's precision, later)."""
     from diffusers import StableVideoDiffusionPipeline
 
-    from aidbench.environment import quiet_loading
-
     variant = svd_variant(folder)
     quiet_loading()
     pipe = StableVideoDiffusionPipeline.from_pretrained(
@@ -183,10 +179,6 @@ def load_text_encoder(path) -> TextEncoder:
     from pathlib import Path
 
     import open_clip
-
-    from aidbench import weights
-    from aidbench.errors import UserError
-    from aidbench.model.encoders import TEXT_TOWER
 
     path = Path(path)
     config = path.parent / "open_clip_config.json"
@@ -209,7 +201,6 @@ def load_text_encoder(path) -> TextEncoder:
 def build(config: Config, seed: int | None = None, random_weights: bool = False) -> AIDComponents:
     """AID for a config; `model.size: tiny` needs no weights (random, seeded by `seed` or config.seed), nor
     does `random_weights` (the paper's architecture for benchmarks)."""
-    from aidbench import weights
 
     seed = config.seed if seed is None else seed
     model = config.model
@@ -238,10 +229,6 @@ def preflight(config: Config, split: str) -> None:
     """The clear errors, before any run folder or heavy work: missing or unreadable weights, a dataset that
     cannot be read, a missing state cache."""
     from pathlib import Path
-
-    from aidbench import weights
-    from aidbench.data.open import open_dataset
-    from aidbench.errors import UserError
 
     if config.model.size == "paper":
         svd_variant(weights.resolve_for(config, "svd"))  # SVD's files, readable, before anything loads

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aidbench.config import Config
+from aidbench.model import encoders
 
 
 def _count(module, predicate=lambda name: True) -> int:
@@ -14,7 +15,6 @@ def _count(module, predicate=lambda name: True) -> int:
 def aid_parameters(config: Config) -> dict[str, Any]:
     import torch
 
-    from aidbench.model import encoders
     from aidbench.model.aid import AIDDenoiser, build_unet, dqformer_config
 
     model = config.model

@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 
 from aidbench.data import states as cache
+from aidbench.data import synthtvp
+from aidbench.environment import quiet_loading
 from aidbench.errors import UserError
+from aidbench.progress import track
 
 REPAIR = (
     "Answer again with exactly four lines, 'State 1:' to 'State 4:', one sentence each, describing how "
@@ -60,8 +63,6 @@ class Llava:
         import torch
         from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-        from aidbench.environment import quiet_loading
-
         quiet_loading()
         self.processor = AutoProcessor.from_pretrained(str(folder), local_files_only=True)
         model = LlavaForConditionalGeneration.from_pretrained(
@@ -84,8 +85,6 @@ class Llava:
 
 def write_states(dataset, backend: str, out: Path, generate=None, producer: str = "") -> dict[str, Any]:
     """Describe every clip of `dataset` not yet in `out`; returns counts."""
-    from aidbench.data import synthtvp
-    from aidbench.progress import track
 
     if backend == "none":
         return {

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from aidbench.config import Config
+from aidbench.data import states, synthtvp
 from aidbench.data.clips import to_model
 from aidbench.errors import UserError
 from aidbench.model.components import AIDComponents
@@ -64,8 +65,6 @@ class StateSource:
     """The four state sentences of a clip: synthtvp's ground truth, or the state cache."""
 
     def __init__(self, config: Config, dataset_root: Path | None):
-        from aidbench.data import states
-
         self.kind = config.model.mcondition.states_source
         self.records: dict[str, Any] = {}
         if not config.model.mcondition.use_states:
@@ -82,8 +81,6 @@ class StateSource:
         if self.kind == "none":
             return None
         if self.kind == "oracle":
-            from aidbench.data import synthtvp
-
             meta = clip.meta
             return synthtvp.episode(
                 meta["seed"], meta["split"], meta["index"], meta.get("task", "full")

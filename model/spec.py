@@ -1,29 +1,12 @@
-"""What the registry hands out for a model name: the operations a model supports, each a plain function.
-
-An operation that has not landed yet is None, and the CLI says so instead of pretending.
-"""
+"""AID as the registry hands it out: its operations, each importing AID's code only when called."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    # config → {"model", "total", "trainable", "components": {name: {"total", "trainable"}}}
-    parameters: Callable[[Any], dict[str, Any]] | None = None
-    train: Callable[..., Any] | None = None
-    sample: Callable[..., Any] | None = None
-    # (config, split) → None or one clear error: weights and data are there, before any run starts
-    check: Callable[[Any, str], None] | None = None
+from aidbench.model.info import aid_parameters
+from aidbench.systems import System
 
 
 def _aid_parameters(config):
-    from aidbench.model.info import aid_parameters
-
     return aid_parameters(config)
 
 
@@ -45,4 +28,4 @@ def _aid_check(config, split):
     preflight(config, split)
 
 
-AID = ModelSpec("aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample, check=_aid_check)
+AID = System("aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample, check=_aid_check)

@@ -7,8 +7,16 @@ from typing import Any
 
 import torch
 
+from aidbench import distributed
 from aidbench.config import Config
-from aidbench.model.components import AIDComponents
+from aidbench.data.clips import quantisation
+from aidbench.data.open import dataset_root, open_dataset
+from aidbench.model.components import AIDComponents, build
+from aidbench.model.edm import EDMLoss
+from aidbench.model.objective import AIDObjective, StateSource
+from aidbench.stages.sample import sample_clips
+from aidbench.stages.train import Trainee, checkpoint_weights, load_trainable
+from aidbench.stages.train import train as run_training
 
 
 def sampling_settings(config: Config):
@@ -23,9 +31,6 @@ def sampling_settings(config: Config):
 
 def aid_generator(config: Config, parts: AIDComponents):
     """generate(clip, seed) → uint8 clip: AID's sampler with the config's sampling settings."""
-    from aidbench.data.clips import quantisation
-    from aidbench.data.open import open_dataset
-    from aidbench.model.objective import StateSource
     from aidbench.model.pipeline import AIDPipeline, to_uint8
 
     pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
@@ -44,12 +49,6 @@ def aid_generator(config: Config, parts: AIDComponents):
 
 def train(config: Config, run, on_step=None, parts: AIDComponents | None = None) -> dict[str, Any]:
     """AID's training: its objective in the shared loop; resumes from the run's last checkpoint."""
-    from aidbench.data.open import dataset_root
-    from aidbench.model.components import build
-    from aidbench.model.edm import EDMLoss
-    from aidbench.model.objective import AIDObjective, StateSource
-    from aidbench.stages.train import train as run_training
-
     parts = parts or build(config)
     states = StateSource(config, dataset_root(config, config.data.dataset))
     objective = AIDObjective(parts, states, edm=EDMLoss.from_config(config.train))
@@ -58,19 +57,12 @@ def train(config: Config, run, on_step=None, parts: AIDComponents | None = None)
 
 def trainee(parts: AIDComponents, loss, previews=None):
     """A denoiser over frozen SVD (and text encoder) as the training loop takes it."""
-    from aidbench.stages.train import Trainee
-
     frozen = [parts.svd.vae, parts.svd.image_encoder, parts.text_encoder]
     return Trainee(parts.denoiser, loss, tuple(m for m in frozen if isinstance(m, torch.nn.Module)), previews)
 
 
 def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dict[str, Any]:
     """AID's samples from a checkpoint (its trainable weights over the frozen SVD)."""
-    from aidbench import distributed
-    from aidbench.model.components import build
-    from aidbench.stages.sample import sample_clips
-    from aidbench.stages.train import checkpoint_weights, load_trainable
-
     weights = checkpoint_weights(checkpoint)
     parts = parts or build(config)
     load_trainable(parts.denoiser, weights)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from aidbench import atomic, runs
 from aidbench.config import resolve
-from aidbench.metrics.suite import Record
+from aidbench.metrics.protocols import Record
 
 CLIPS = ("synthtvp-move1-test-00000-0", "synthtvp-move1-test-00000-1", "synthtvp-move1-test-00000-2")
 DEVICE = {"kind": "cpu"}
@@ -67,14 +67,14 @@ def sample_run(
 def _card(metric: str, n: int) -> dict[str, str]:
     """The card the metric's own compute would write for n clips a side (no detector file behind it)."""
     from aidbench import registry
-    from aidbench.metrics import suite
+    from aidbench.metrics import protocols
     from aidbench.metrics.videoset import VideoSet
 
     if metric not in registry.names("metric"):
         return {}
     clips = VideoSet(None, [f"c{i}" for i in range(n)], [None] * n)
-    steps = registry.load("metric", metric).steps(suite.Context(), 16)
-    return suite.card(steps, clips, clips, {w: None for w in registry.load("metric", metric).weights})
+    steps = registry.load("metric", metric).steps(protocols.Context(), 16)
+    return protocols.card(steps, clips, clips, {w: None for w in registry.load("metric", metric).weights})
 
 
 def eval_run(

@@ -8,21 +8,9 @@ import numpy as np
 import pytest
 
 from aidbench.data.video import read_video
+from tests import settings
 
-TINY = [
-    "--preset",
-    "smoke",
-    "--set",
-    "data.max_clips=4",
-    "--set",
-    "data.train_clips=null",  # the smoke preset's own training-split cap would beat max_clips
-    "--set",
-    "data.resolution=16",
-    "--set",
-    "data.num_frames=4",
-    "--set",
-    "sample.num_inference_steps=2",
-]
+TINY = settings.args(*settings.TINY, *settings.FEW_STEPS)
 
 
 @pytest.mark.parametrize("system", ["svd-zeroshot", "vae-recon"])

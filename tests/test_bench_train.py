@@ -12,8 +12,9 @@ from aidbench.config import resolve
 from aidbench.errors import UsageError
 from aidbench.model.components import build
 from aidbench.stages import speed
+from tests import settings
 
-TINY = ["data.resolution=16", "data.num_frames=4"]
+TINY = settings.TINY[2:]
 
 
 def _config(*overrides):
@@ -95,10 +96,11 @@ def test_largest_batch_bisects_to_the_cap(monkeypatch):
     assert session.largest_batch(0.5, 4, 16) is None
 
 
+@pytest.mark.slow
 def test_bench_train_and_sample_from_the_command_line(cli, tmp_path):
     out = tmp_path / "train.json"
     result = cli(
-        "bench", "train", "-m", "aid", "--preset", "smoke", *[a for s in TINY for a in ("--set", s)],
+        "bench", "train", "-m", "aid", *settings.args(*TINY),
         "--steps", "1", "--warmup", "0", "--out", str(out),
     )  # fmt: skip
     assert result.code == 0, result.err
@@ -106,8 +108,7 @@ def test_bench_train_and_sample_from_the_command_line(cli, tmp_path):
     assert record["benchmark"] == "train" and record["systems"][0]["system"] == "aid"
     assert "error" not in record["systems"][0], record["systems"][0]
     result = cli(
-        "bench", "sample", "-m", "svd-zeroshot", "--preset", "smoke", "--set", "sample.num_inference_steps=2",
-        *[a for s in TINY for a in ("--set", s)], "--steps", "1", "--warmup", "0", "--json",
+        "bench", "sample", "-m", "svd-zeroshot", *settings.args(*settings.FEW_STEPS, *TINY), "--steps", "1", "--warmup", "0", "--json",
     )  # fmt: skip
     assert result.code == 0, result.err
     sampled = json.loads(result.out)["systems"][0]

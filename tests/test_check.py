@@ -171,9 +171,9 @@ def test_a_torn_records_line_is_skipped_and_counted(cli, tmp_path):
 
 def test_a_non_finite_value_is_refused_in_records(tmp_path):
     from aidbench.config import resolve
-    from aidbench.metrics.evaluate import write_records
-    from aidbench.metrics.suite import Record
+    from aidbench.metrics.protocols import Record
     from aidbench.metrics.videoset import VideoSet
+    from aidbench.stages.eval import write_records
 
     run = runs.start_run("eval", resolve(preset="smoke"), run_id="nan", argv=["test"], device={"kind": "cpu"})
     empty = VideoSet(None, [], [])

@@ -54,11 +54,11 @@ def test_every_command_has_help_with_an_example(cli, command):
     assert "Example: aidbench " + command[0] in " ".join(result.out.split())
 
 
-def test_unknown_model_is_one_line_exit_2_and_no_traceback():
+def test_unknown_system_is_one_line_exit_2_and_no_traceback():
     done = run_subprocess("-m", "aidbench", "train", "aidd")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "error: unknown model 'aidd'; did you mean 'aid'? (see `aidbench ls models` for the models)"
+        "error: unknown system 'aidd'; did you mean 'aid'? (see `aidbench ls systems` for the systems)"
     )
     assert "Traceback" not in done.stdout + done.stderr
 
@@ -66,9 +66,9 @@ def test_unknown_model_is_one_line_exit_2_and_no_traceback():
 def test_not_built_commands_say_so_with_exit_3(cli, monkeypatch):
     from aidbench import registry
 
-    future = registry.Entry("model", "future-model", "a model still to come", issue=99)
-    monkeypatch.setitem(registry.CATALOGUE["model"], "future-model", future)
-    result = cli("train", "future-model", "--dataset", "ssv2")
+    future = registry.Entry("system", "future-system", "a system still to come", issue=99)
+    monkeypatch.setitem(registry.CATALOGUE["system"], "future-system", future)
+    result = cli("train", "future-system", "--dataset", "ssv2")
     assert result.code == 3 and "not built yet (issue #99)" in result.err
     zero_shot = cli("train", "opensora-zeroshot", "--dataset", "ssv2")
     assert zero_shot.code == 2 and "'opensora-zeroshot' needs no training" in zero_shot.err
@@ -168,11 +168,11 @@ def test_doctor_reports_versions_devices_weights_and_datasets(cli, tmp_path):
 
 
 def test_ctrl_c_says_interrupted_and_exits_130(cli, monkeypatch):
-    import aidbench.cli as command_line
+    from aidbench import systems
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(command_line, "_model_spec", interrupted)
+    monkeypatch.setattr(systems, "load", interrupted)
     result = cli("train", "aid", "--preset", "smoke", "--set", "data.max_clips=2")
     assert result.code == 130 and result.err.strip() == "interrupted."

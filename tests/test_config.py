@@ -127,7 +127,7 @@ def test_every_preset_resolves_and_names_only_registered_things(name):
     assert cfg.preset == name
     registry.get("dataset", cfg.data.dataset)
     for system in cfg.systems:
-        registry.get("model", system)
+        registry.get("system", system)
     for metric in cfg.eval.metrics:
         registry.get("metric", metric)
 

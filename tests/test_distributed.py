@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from aidbench.data.video import read_video
+from tests import settings
 
-TINY = ["--preset", "smoke", "--set", "data.max_clips=4", "--set", "data.resolution=16"]
-TINY += ["--set", "data.num_frames=10", "--set", "sample.num_inference_steps=2"]
+TINY = settings.args("data.max_clips=4", "data.resolution=16", "data.num_frames=10", *settings.FEW_STEPS)
 
 
 def _free_port() -> int:

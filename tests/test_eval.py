@@ -18,7 +18,7 @@ from aidbench.data.video import write_png_frames
 from aidbench.errors import UserError
 from aidbench.metrics import fvd
 from aidbench.metrics.cache import FeatureCache
-from aidbench.metrics.suite import CARD_FIELDS, FID_CLEAN, Context, protocols_markdown
+from aidbench.metrics.protocols import CARD_FIELDS, FID_CLEAN, Context, protocols_markdown
 from aidbench.metrics.videoset import load_folder
 
 RECORD_KEYS = {"metric", "value", "ci_low", "ci_high", "n_real", "n_fake", "protocol"}

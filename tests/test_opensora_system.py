@@ -26,13 +26,13 @@ from aidbench.data.clips import to_model
 from aidbench.data.open import open_dataset
 from aidbench.data.video import read_video
 from aidbench.errors import UserError
+from tests import settings
 from tests.training import train_in_run
 
 TINY = [
     "data.max_clips=2",
-    "data.resolution=16",
-    "data.num_frames=4",
-    "sample.num_inference_steps=2",
+    *settings.TINY[2:],
+    *settings.FEW_STEPS,
     "train.batch_size_per_device=1",
     "train.validation_clips=0",
 ]
@@ -85,11 +85,9 @@ def test_full_fine_tune_trains_every_weight_resumes_exactly_and_samples(cli, tmp
         "sample",
         "--checkpoint",
         str(whole.path / "output"),
-        "--preset",
-        "smoke",
         "--run-id",
         "s",
-        *(a for item in TINY for a in ("--set", item)),
+        *settings.args(*TINY),
     )
     assert sampled.code == 0, sampled.err
     samples = tmp_path / "results/runs/sample/s/samples"
@@ -105,8 +103,7 @@ def test_full_fine_tune_trains_every_weight_resumes_exactly_and_samples(cli, tmp
 
 def test_zero_shot_sampling_holds_the_reference_latents(cli, tmp_path):
     result = cli(
-        "sample", "--model", "opensora-zeroshot", "--preset", "smoke", "--run-id", "z",
-        *(a for item in TINY for a in ("--set", item)),
+        "sample", "--model", "opensora-zeroshot", "--run-id", "z", *settings.args(*TINY),
     )  # fmt: skip
     assert result.code == 0, result.err
     folders = sorted((tmp_path / "results/runs/sample/z/samples").iterdir())

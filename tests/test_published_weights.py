@@ -12,24 +12,16 @@ import torch
 
 from aidbench import weights
 from aidbench.errors import UserError
-from tests import published
+from tests import published, settings
 
-SMALL = [
-    "--preset",
-    "smoke",
-    "--set",
+SMALL = settings.args(
     "model.size=paper",
-    "--set",
     "model.latent_space=vae",
-    "--set",
     "model.text_tower=clip",
-    "--set",
     "data.max_clips=2",
-    "--set",
     "data.num_frames=4",
-    "--set",
-    "sample.num_inference_steps=2",
-]
+    *settings.FEW_STEPS,
+)
 
 
 @pytest.mark.parametrize("variants", [("fp16",), ("full",), ("full", "fp16")])
@@ -183,10 +175,9 @@ def test_aid_trains_a_step_from_the_published_svd_and_clip_folders(cli, tmp_path
     svd = published.svd_folder(tmp_path / "weights", ("fp16",))
     clip = published.open_clip_folder(tmp_path / "weights") / "open_clip_model.safetensors"
     weights_args = ["--weights", f"svd={svd}", "--weights", f"clip-vit-h14={clip}"]
-    settings = [*SMALL, "--set", "train.max_steps=1", "--set", "train.batch_size_per_device=1"]
-    settings += ["--set", "train.validation_clips=0", "--set", "model.mcondition.width=64"]
-    settings += ["--set", "model.mcondition.query_length=8", "--set", "model.mcondition.heads=2"]
-    trained = cli("train", "aid", *settings, *weights_args, "--run-id", "paper-layout")
+    small_aid = ["train.validation_clips=0", "model.mcondition.width=64", "model.mcondition.query_length=8"]
+    one_step = [*SMALL, *settings.args(*settings.ONE_STEP, *small_aid, "model.mcondition.heads=2")[2:]]
+    trained = cli("train", "aid", *one_step, *weights_args, "--run-id", "paper-layout")
     assert trained.code == 0, trained.err
     output = tmp_path / "results/runs/train/paper-layout/output"
     sampled = cli("sample", "--checkpoint", str(output), *SMALL, *weights_args, "--run-id", "paper-sample")

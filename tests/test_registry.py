@@ -8,8 +8,8 @@ from aidbench.report.tables import PaperTable
 
 
 def test_unknown_names_suggest_the_closest():
-    with pytest.raises(UsageError, match="unknown model 'aidd'; did you mean 'aid'"):
-        registry.get("model", "aidd")
+    with pytest.raises(UsageError, match="unknown system 'aidd'; did you mean 'aid'"):
+        registry.get("system", "aidd")
     with pytest.raises(UsageError, match="unknown metric 'fvd@sear'; did you mean 'fvd@seer'"):
         registry.get("metric", "fvd@sear")
     with pytest.raises(UsageError) as err:
@@ -18,14 +18,14 @@ def test_unknown_names_suggest_the_closest():
 
 
 def test_entries_not_built_say_which_issue_builds_them(monkeypatch):
-    future = registry.Entry("model", "future-model", "a model still to come", issue=99)
-    monkeypatch.setitem(registry.CATALOGUE["model"], "future-model", future)
+    future = registry.Entry("system", "future-system", "a system still to come", issue=99)
+    monkeypatch.setitem(registry.CATALOGUE["system"], "future-system", future)
     with pytest.raises(
-        NotBuiltError, match=r"the model 'future-model' is registered but not built yet \(issue #99\)"
+        NotBuiltError, match=r"the system 'future-system' is registered but not built yet \(issue #99\)"
     ):
-        registry.load("model", "future-model")
-    assert registry.get("model", "aid").status == "ready"
-    assert registry.get("model", "future-model").status == "not built yet (issue #99)"
+        registry.load("system", "future-system")
+    assert registry.get("system", "aid").status == "ready"
+    assert registry.get("system", "future-system").status == "not built yet (issue #99)"
     assert registry.get("metric", "fvd@seer").status == "ready"
 
 
@@ -39,7 +39,7 @@ def test_built_entries_load_lazily():
 
 def test_the_catalogue_covers_the_paper():
     assert {"aid", "svd-zeroshot", "svd-fullft", "opensora-zeroshot", "opensora-fullft", "vae-recon"} <= set(
-        registry.names("model")
+        registry.names("system")
     )
     assert {"ssv2", "bridge", "epic", "ucf101", "synthtvp"} <= set(registry.names("dataset"))
     assert {"fvd@seer", "fvd@styleganv", "fid@clean-frames", "clipsim@vitb32"} <= set(
@@ -54,8 +54,9 @@ def test_ls_lists_runnable_and_paper_reported_systems(cli):
     result = cli("ls", "systems")
     assert result.code == 0
     runnable, reported = result.out.split("systems (paper-reported")
-    assert "svd-zeroshot" in runnable and "runnable" in runnable
+    assert runnable.startswith("systems (runnable here):\n")
     for name in ("aid", "svd-zeroshot", "svd-fullft", "opensora-zeroshot", "opensora-fullft", "vae-recon"):
-        assert f"  {name:<34} runnable\n" in runnable, name  # every system runs, none partly built
+        line = next(line for line in runnable.splitlines() if line.startswith(f"  {name:<34} "))
+        assert "[" not in line, line  # every system runs, none partly built
     assert "  Seer " in reported and "paper-reported in main-results" in reported
     assert "full model without LLaVA" not in result.out  # ablation rows are configurations, not systems

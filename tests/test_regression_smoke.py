@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from tests import settings
 from tests.conftest import REPO
 
 # The variant the curated records were made with: fewer steps and clips than the smoke preset, the same code.
-FAST = [
-    "--preset",
-    "smoke",
-    "--set",
-    "train.base_steps=100",
-    "--set",
-    "train.max_steps=60",
-    "--set",
-    "data.max_clips=16",
-    "--set",
-    "data.train_clips=512",
-]
+FAST = settings.args(
+    "train.base_steps=100", "train.max_steps=60", "data.max_clips=16", "data.train_clips=512"
+)
 CURATED = REPO / "results/curated/smoke-fast"
 
 
+@pytest.mark.slow
 def test_the_fast_smoke_variant_has_not_regressed(cli, tmp_path):
     done = cli("reproduce", *FAST, "--run-id", "fast")
     assert done.code == 0, done

@@ -8,7 +8,7 @@ import io
 import json
 
 from aidbench import registry
-from aidbench.report import filled, records
+from aidbench.report import filled_tables, records
 from aidbench.report.build import build_report
 from tests import fake_runs
 
@@ -245,7 +245,7 @@ def test_every_row_mapping_names_a_paper_row_a_registered_system_and_real_settin
 
                 assert row_fill.fill.system in SYSTEMS, (name, row_fill.fill.system)
             else:
-                registry.get("model", row_fill.fill.system)
+                registry.get("system", row_fill.fill.system)
             assert {key for key, _ in row_fill.fill.where} <= settings, (name, row_fill.fill.where)
     for metric in OUR_METRIC.values():
         registry.get("metric", metric)
@@ -277,7 +277,7 @@ def test_efficiency_tables_come_from_bench_records(tmp_path):
     assert found[("supp-table3", "aid", "seconds_per_iter")].eval_run == "gpu.json"
     assert found[("supp-table4", "aid", "batch")].value == 4
     table = registry.load("table", "supp-table3")
-    filled_table = filled.paper_table(table, [], efficiency=found)
+    filled_table = filled_tables.paper_table(table, [], efficiency=found)
     ours = next(r for r in filled_table.rows if r.name == "Ours")
     assert [c.ours.value for c in ours.cells if c.ours] == [0.6, 20.0]
     full = next(r for r in filled_table.rows if r.name == "Ours(full finetune)")

@@ -8,29 +8,23 @@ import json
 
 import pytest
 
-MICRO = [
-    "--preset",
-    "smoke",
-    "--set",
+from tests import settings
+
+MICRO = settings.args(
     "train.base_steps=2",
-    "--set",
     "train.max_steps=2",
-    "--set",
     "train.checkpoint_every=1",
-    "--set",
     "data.max_clips=8",
-    "--set",
     "data.train_clips=16",
-    "--set",
-    "sample.num_inference_steps=2",
-    "--set",
+    *settings.FEW_STEPS,
     "eval.bootstrap_samples=10",
-]
+)
 SYSTEMS = ["aid", "svd-zeroshot", "svd-fullft", "vae-recon"]
 METRICS = ["instruction-accuracy@synthtvp", "counterfactual-accuracy@synthtvp", "psnr@synthtvp"]
 STAGES = ["data", "base", "train", "sample", "eval", "summary", "report"]
 
 
+@pytest.mark.slow
 def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     reports = tmp_path / "results/reports"
     reports.mkdir(parents=True)
@@ -117,6 +111,7 @@ def test_without_base_steps_there_is_no_base_stage_work(cli, tmp_path):
     assert not (tmp_path / "results/runs/train").exists()
 
 
+@pytest.mark.slow
 def test_several_seeds_run_every_stage_per_seed_and_summarise_their_spread(cli, tmp_path):
     result = cli(
         "reproduce", *MICRO, "--set", "systems=[aid,vae-recon]", "--seeds", "0,1", "--run-id", "seeded"

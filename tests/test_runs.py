@@ -206,6 +206,7 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_reproduce_resumes_after_the_last_finished_stage(tmp_path):
     calls: list[str] = []
 

@@ -5,24 +5,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from aidbench.data.video import read_video
 from aidbench.stages.sample import sample_seed
+from tests import settings
 
-TINY = [
-    "--preset",
-    "smoke",
-    "--set",
-    "data.max_clips=4",
-    "--set",
-    "data.train_clips=null",  # the smoke preset's own training-split cap would beat max_clips
-    "--set",
-    "data.resolution=16",
-    "--set",
-    "data.num_frames=4",
-]
+TINY = settings.args(*settings.TINY)
 
 
+@pytest.mark.slow
 def test_train_sample_eval_end_to_end(cli, tmp_path):
     trained = cli(
         "train",

@@ -131,6 +131,7 @@ def test_missing_weights_and_data_fail_before_a_run_starts(cli, tmp_path):
     assert not (tmp_path / "results/runs/train").exists()
 
 
+@pytest.mark.slow
 def test_a_tiny_aid_overfits_four_synthtvp_clips():
     """Fixed batch, fixed noise levels and noise: the trainable parts (adapters, DQFormer, cross-attention)
     must be able to fit it. Full-width adapters (bottleneck_ratio 1) so the tiny widths leave them room."""

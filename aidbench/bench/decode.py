@@ -15,6 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from aidbench import atomic, environment
+from aidbench.data.clips import ClipSampling
+from aidbench.data.ssv2 import SSv2
+from aidbench.data.video import write_video
+
 SOURCE_SIZE = (240, 427)  # SSv2 videos are 240 pixels high
 FRAMES = 16
 RESOLUTION = 256
@@ -23,9 +28,6 @@ RESOLUTION = 256
 def make_videos(root: Path, count: int, seed: int = 0) -> Path:
     """An SSv2 layout (labels/validation.json + 20bn-something-something-v2/<id>.webm) of moving textures."""
     from PIL import Image
-
-    from aidbench import atomic
-    from aidbench.data.video import write_video
 
     videos = root / "20bn-something-something-v2"
     rng = np.random.default_rng(seed)
@@ -69,9 +71,6 @@ def _baseline(paths: list[Path]) -> None:
 
 
 def _ours(root: Path) -> int:
-    from aidbench.data.clips import ClipSampling
-    from aidbench.data.ssv2 import SSv2
-
     dataset = SSv2(
         root, "validation", ClipSampling(FRAMES, 1, RESOLUTION, mode="uniform"), max_bad_fraction=0.0
     )
@@ -80,8 +79,6 @@ def _ours(root: Path) -> int:
 
 def run(work_dir: Path, clips: int = 24, rounds: int = 3) -> dict[str, Any]:
     import torch
-
-    from aidbench import environment
 
     root = make_videos(work_dir, clips)
     paths = sorted((root / "20bn-something-something-v2").glob("*.webm"))

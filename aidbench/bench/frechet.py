@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from aidbench import environment
+from aidbench.metrics.frechet import fit, frechet_distance
+
 
 def run(dim: int = 2048, samples: int = 4096, rounds: int = 3, seed: int = 0) -> dict[str, Any]:
     import scipy.linalg
     from cleanfid import fid as cleanfid
-
-    from aidbench import environment
-    from aidbench.metrics.frechet import fit, frechet_distance
 
     rng = np.random.default_rng(seed)
     a = fit(rng.standard_normal((samples, dim)))

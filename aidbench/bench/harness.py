@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from aidbench import environment
 from aidbench.config import Config
 
 
@@ -68,8 +69,6 @@ def measure_each(function, systems: list[str], config: Config, args: tuple, isol
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
-    from aidbench import environment
-
     return {
         "torch_threads": torch.get_num_threads(),
         "device": environment.device(device.type),

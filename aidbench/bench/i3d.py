@@ -7,13 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from aidbench import environment
+from aidbench.metrics import fvd
+
 
 def run(clips: int = 8, rounds: int = 3, batch_size: int = 4, seed: int = 0) -> dict[str, Any]:
     import torch
     from cdfvd.third_party.i3d.pytorch_i3d import InceptionI3d as Reference
 
-    from aidbench import environment
-    from aidbench.metrics import fvd, i3d
+    from aidbench.metrics import i3d
 
     torch.manual_seed(seed)
     reference = Reference(400, in_channels=3).eval()

@@ -15,6 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from aidbench import environment
+from aidbench.errors import UserError
+from aidbench.metrics import fvd
+from aidbench.metrics.frechet import fit, frechet_distance
+from aidbench.metrics.precision import float32_precision
+
 
 def _clips(n: int, seed: int, shift: int = 0, t: int = 16, size: int = 128) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -43,8 +49,6 @@ def _features(model, inputs, device: str, tf32: bool, batch: int = 8) -> tuple[n
     """Features of float inputs in batches, with TF32 on or off for cuDNN and matmuls; and the seconds taken."""
     import torch
 
-    from aidbench.metrics.precision import float32_precision
-
     model = model.to(device)
     out = []
     with torch.inference_mode(), float32_precision("tf32" if tf32 else "ieee"):
@@ -67,10 +71,6 @@ def run(clips: int = 32, rounds: int = 3, seed: int = 0) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from aidbench import environment
-    from aidbench.errors import UserError
-    from aidbench.metrics import fvd
-    from aidbench.metrics.frechet import fit, frechet_distance
     from aidbench.metrics.i3d import calibrated_random
 
     if not torch.cuda.is_available():

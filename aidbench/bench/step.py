@@ -21,6 +21,7 @@ import torch
 
 from aidbench.bench import harness
 from aidbench.config import Config
+from aidbench.data.open import open_dataset
 
 SYSTEMS = ("aid", "svd-fullft")
 
@@ -43,7 +44,6 @@ def _objective(system: str, config: Config, dataset):
 
 def measure_system(system: str, config: Config, steps: int, warmup: int) -> dict[str, Any]:
     from aidbench.bench.train import _autocast
-    from aidbench.data.open import open_dataset
     from aidbench.stages import speed
     from aidbench.stages.train import optimizer_for, step_generator
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from aidbench.config import Config
+from aidbench.data.clips import to_model
 
 # Stable Diffusion 2.x VAE (diffusers' AutoencoderKL, vae/config.json)
 SD_VAE = dict(
@@ -53,8 +54,6 @@ class VideoFusionObjective:
         self.scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 
     def __call__(self, clips: list, generator: torch.Generator) -> torch.Tensor:
-        from aidbench.data.clips import to_model
-
         device = next(self.unet.parameters()).device
         frames = to_model(np.stack([c.frames for c in clips])).to(device)
         b, t = frames.shape[:2]

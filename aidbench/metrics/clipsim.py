@@ -14,6 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from aidbench.errors import UserError
+from aidbench.metrics.precision import ieee_float32
+from aidbench.weights import load_torchscript, sha256_file
+
 ARCHITECTURE = "ViT-B-32-quickgelu"
 
 
@@ -25,9 +29,6 @@ def openai_state_dict(path: str | Path) -> dict:
     import zipfile
 
     import torch
-
-    from aidbench.errors import UserError
-    from aidbench.weights import load_torchscript
 
     path = Path(path)
     if not path.is_file():
@@ -53,8 +54,6 @@ class CLIPSimilarity:
         from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
         from open_clip.model import build_model_from_openai_state_dict
 
-        from aidbench.weights import sha256_file
-
         self.weights_sha256 = sha256_file(weights) if weights else None
         if model is None:
             state = openai_state_dict(weights)
@@ -69,8 +68,6 @@ class CLIPSimilarity:
         """100 × mean over frames of the cosine between each frame and the text."""
         import torch
         from PIL import Image
-
-        from aidbench.metrics.precision import ieee_float32
 
         with torch.inference_mode(), ieee_float32():
             images = torch.stack([self.preprocess(Image.fromarray(f)) for f in frames]).to(self.device)

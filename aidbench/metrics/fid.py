@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
+from aidbench.errors import UserError
+from aidbench.metrics.precision import ieee_float32
+from aidbench.weights import load_torchscript
+
 
 class InceptionFeatures:
     """clean-fid's InceptionV3W forward for resized frames: (x − 128) / 128 through the TorchScript layers."""
 
     def __init__(self, weights: str | Path, device: str = "cpu"):
-        from aidbench.weights import load_torchscript
-
         self.weights_sha256, base = load_torchscript("inception", weights, device)
         if not hasattr(base, "layers"):
-            from aidbench.errors import UserError
-
             raise UserError(f"{weights} is a TorchScript archive without clean-fid's Inception `layers`.")
         self.layers, self.device = base.layers, device
 
@@ -31,8 +31,6 @@ def frame_features(frames: Iterable[np.ndarray], model, batch_size: int = 64) ->
     float in [0, 255] to (B, D), as clean-fid's `custom_feat_extractor` does."""
     import torch
     from cleanfid.resize import build_resizer
-
-    from aidbench.metrics.precision import ieee_float32
 
     resize = build_resizer("clean")
     out, batch = [], []

@@ -21,6 +21,8 @@ import numpy as np
 
 from aidbench.errors import UserError
 from aidbench.metrics import frechet, kernel
+from aidbench.metrics.precision import ieee_float32
+from aidbench.weights import load_torchscript, sha256_file
 
 SIZE = 224
 
@@ -93,7 +95,6 @@ class I3DFeatures:
         import torch
 
         from aidbench.metrics import i3d
-        from aidbench.weights import load_torchscript, sha256_file
 
         self.protocol, self.device, self.batch_size = protocol, device, batch_size
         if protocol.detector == "i3d-torchscript":
@@ -118,8 +119,6 @@ class I3DFeatures:
     def __call__(self, videos: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """(N, 400) logits of uint8 (T, H, W, 3) clips: an array, or a list of clips whose sizes may differ."""
         import torch
-
-        from aidbench.metrics.precision import ieee_float32
 
         out = []
         with torch.inference_mode(), ieee_float32():

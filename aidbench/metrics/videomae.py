@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from aidbench.errors import UserError
+from aidbench.metrics.precision import ieee_float32
+from aidbench.weights import sha256_file
 
 SIZE, FRAMES, PATCH, TUBELET, HEADS = 224, 16, 14, 2, 16
 
@@ -86,8 +88,6 @@ class VideoMAEFeatures:
     """Batched 1408-d features of uint8 clips (clips of several sizes are resized one by one)."""
 
     def __init__(self, weights: str | Path, device: str = "cpu", batch_size: int = 4):
-        from aidbench.weights import sha256_file
-
         self.weights_sha256 = sha256_file(weights)
         self.model, self.device, self.batch_size = load(weights, device), device, batch_size
 
@@ -100,8 +100,6 @@ class VideoMAEFeatures:
 
     def __call__(self, videos) -> np.ndarray:
         import torch
-
-        from aidbench.metrics.precision import ieee_float32
 
         out = []
         with torch.inference_mode(), ieee_float32():

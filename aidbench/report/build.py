@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aidbench import atomic, registry
-from aidbench.config import Config
-from aidbench.report import efficiency, filled, gallery, html, records, render
+from aidbench import atomic, layout, registry
+from aidbench.config import Config, resolve
+from aidbench.report import efficiency, filled_tables, gallery, html, records, render
 
 MAX_GALLERY_CLIPS = 16
 
@@ -27,7 +27,6 @@ def paper_tables() -> list:
 def _config(preset: str | None, config: Config | None) -> Config:
     if config is not None:
         return config
-    from aidbench.config import resolve
 
     return resolve(preset=preset)
 
@@ -56,27 +55,27 @@ def build_report(
 
     measurements = records.scan(results)
     pinned: set[tuple[str, str]] = set()
-    summary_path = (results / "reports" / preset if preset else out_dir) / records.SUMMARY_FILE
+    summary_path = layout.summary_file(results, preset) if preset else out_dir / layout.SUMMARY_FILE
     if summary_path.is_file():
         summary = records.load_summary(summary_path)
         pinned = records.pinned_by(summary)
         measurements += records.from_summary(summary, dataset, measurements)
 
     ours = [
-        filled.ours_table(
+        filled_tables.ours_table(
             dataset, list(basis.systems), list(basis.eval.metrics), measurements, pinned, preset
         )
     ]
     if dataset != "synthtvp":
         smoke = _config("smoke", None)
         ours.append(
-            filled.ours_table(
+            filled_tables.ours_table(
                 "synthtvp", list(smoke.systems), list(smoke.eval.metrics), measurements, pinned, "smoke"
             )
         )
     speed = efficiency.scan(results)
     reference = paper_tables()
-    paper = [filled.paper_table(t, measurements, pinned, speed) for t in reference]
+    paper = [filled_tables.paper_table(t, measurements, pinned, speed) for t in reference]
     tables = [ours[0], *paper, *ours[1:]]
 
     title = f"aidbench report{f': {preset}' if preset else ''}"

@@ -27,11 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from aidbench import environment, registry
+from aidbench import environment, layout, registry
 from aidbench.errors import UsageError, UserError
 from aidbench.report import records
 
-CURATED_FILE = records.SUMMARY_FILE
+CURATED_FILE = layout.SUMMARY_FILE
 
 
 @dataclass(frozen=True)
@@ -200,3 +200,18 @@ def write_curated(against: str | Path, summary: dict[str, Any], source: str) -> 
         },
     }
     return records.write_summary(curated_path(against), curated)
+
+
+def new_numbers(results: str | Path, preset: str, dataset: str, systems: list[str], metrics: list[str]):
+    """The numbers to check for a preset: its summary.json when `reproduce` wrote one, else a summary of
+    the newest finished eval runs of its systems. Returns (summary, where it came from)."""
+    written = layout.summary_file(results, preset)
+    if written.is_file():
+        return records.load_summary(written), str(written)
+    new = records.summary_from_runs(results, preset, dataset, systems, metrics)
+    if not new["systems"]:
+        raise UserError(
+            f"no finished eval runs of the preset '{preset}' under {results}; "
+            f"run `aidbench reproduce --preset {preset}` first."
+        )
+    return new, f"the newest eval runs under {results}"

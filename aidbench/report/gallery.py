@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aidbench import runs
+from aidbench.data.open import open_dataset
 from aidbench.stages import sample as samples
 
 
@@ -82,8 +84,6 @@ def animated_webp(frames: list[np.ndarray]) -> bytes:
 
 def _truth(sample_dir: Path, clip_ids: list[str]) -> tuple[dict[str, np.ndarray], str | None]:
     """The real clips behind a sampling run's samples, or why they cannot be read here."""
-    from aidbench import runs
-    from aidbench.data.open import open_dataset
 
     try:
         run = runs.load_run(sample_dir.parent.parent.parent, "sample", sample_dir.name)

@@ -13,7 +13,7 @@ from html import escape
 
 from aidbench import registry
 from aidbench.report import render
-from aidbench.report.filled import Cell, FilledTable
+from aidbench.report.filled_tables import Cell, FilledTable
 from aidbench.report.gallery import Gallery
 from aidbench.report.render import number
 

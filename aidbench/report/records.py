@@ -34,7 +34,6 @@ from typing import Any
 from aidbench import atomic, runs
 from aidbench.errors import UserError
 
-SUMMARY_FILE = "summary.json"
 SEED_CONFIDENCE = 0.95
 OVER_SEEDS = "t over seeds"
 # A `trained_on` condition meaning: the dataset the run is scored on (not a zero-shot transfer).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from aidbench.report.filled import Cell, FilledTable
+from aidbench.report.filled_tables import Cell, FilledTable
 from aidbench.report.tables import PaperTable
 
 

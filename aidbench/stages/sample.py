@@ -19,14 +19,83 @@ from typing import Any
 
 import numpy as np
 
-from aidbench import atomic
-from aidbench.config import Config
+from aidbench import atomic, runs, systems
+from aidbench.config import Config, from_dict
+from aidbench.data.dataset import UnsafePath, safe_join
+from aidbench.data.open import open_dataset
+from aidbench.data.video import write_png_frames, write_video
+from aidbench.errors import UsageError, UserError
+from aidbench.metrics.videoset import load_folder
+from aidbench.progress import track
 
 SAMPLES, PREVIEWS, META = "samples", "previews", "meta.json"
 
 
 def sample_seed(run_seed: int, clip_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{run_seed}:{clip_id}".encode()).digest()[:8], "little") >> 1
+
+
+def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
+    """The training config stored with a checkpoint (output/config.json or the train run's manifest)."""
+    for candidate in (checkpoint / "config.json", checkpoint.parent.parent / "manifest.json"):
+        if candidate.is_file():
+            data = json.loads(candidate.read_text())
+            return data.get("config", data)
+    raise UserError(
+        f"{checkpoint} has no config.json and no train run manifest above it; is it an aidbench checkpoint?"
+    )
+
+
+def sample_config(config: Config, checkpoint: Path | None, system: str | None = None) -> Config:
+    """The config a sample run uses: with a checkpoint, its architecture (model settings and clip length,
+    which shape DQFormer's queries) over `config`; without one, `config`, whose system must need no
+    training."""
+    if checkpoint is None:
+        if systems.trained(config.model.name):
+            raise UsageError(f"'{config.model.name}' is trained: give --checkpoint from its train run.")
+        return config
+    if not checkpoint.exists():
+        raise UserError(
+            f"checkpoint {checkpoint} does not exist; pass a train run's output or checkpoint-<step> folder."
+        )
+    trained = checkpoint_config(checkpoint)
+    if system is not None and system != trained["model"]["name"]:
+        raise UsageError(f"{checkpoint} is a '{trained['model']['name']}' checkpoint, not '{system}'.")
+    values = config.to_dict()
+    values["model"] = trained["model"]
+    values["data"]["num_frames"] = trained["data"]["num_frames"]
+    return from_dict(values, source=f"{checkpoint}'s config")
+
+
+def run_sample(
+    config: Config,
+    *,
+    checkpoint: Path | None = None,
+    split: str | None = None,
+    resume: str | None = None,
+    run_id: str | None = None,
+    on_run=None,
+):
+    """`aidbench sample`: a new sample run of `config` (from `sample_config`) on `split` (default: the
+    evaluation split), or with `resume` the unfinished run RUN_ID (or 'latest') with its stored config,
+    checkpoint and split. `on_run(run)` is called once the run exists. Returns (run, the sampling
+    summary; None when the resumed run had already finished)."""
+    if not resume:
+        split = split or config.data.eval_split
+        check = systems.load(config.model.name, "sample").check
+        if check is not None:
+            check(config, split)
+    state = {"checkpoint": str(checkpoint) if checkpoint else None, "split": split}
+    label = f"{config.model.name}-{config.data.dataset}-{split}"
+    run = runs.open_run("sample", config, resume=resume, label=label, run_id=run_id, state=state)
+    if on_run is not None:
+        on_run(run)
+    if run.status == "done":
+        return run, None
+    stored = run.state.get("checkpoint")
+    system = systems.load(run.config.model.name, "sample")
+    work = lambda: system.sample(run.config, run, Path(stored) if stored else None, run.state["split"])  # noqa: E731
+    return run, runs.execute(run, work)
 
 
 def sample_clips(
@@ -36,11 +105,6 @@ def sample_clips(
 
     generate(clip, seed) → uint8 (T, H, W, 3); the true reference frames replace its first K frames.
     """
-    from aidbench.data.dataset import UnsafePath, safe_join
-    from aidbench.data.open import open_dataset
-    from aidbench.data.video import write_png_frames, write_video
-    from aidbench.progress import track
-
     dataset = open_dataset(config, split)
     mine = dataset.refs[device_state.process_index :: device_state.num_processes]
     done = skipped = 0
@@ -104,6 +168,4 @@ def system_of(run_dir: Path) -> str | None:
 
 def load_samples(run_dir: Path):
     """A sampling run's samples as a VideoSet to score (instructions from each meta.json)."""
-    from aidbench.metrics.videoset import load_folder
-
     return load_folder(run_dir / SAMPLES, "generated videos")

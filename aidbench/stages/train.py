@@ -23,9 +23,32 @@ from typing import Any
 import numpy as np
 import torch
 
+from aidbench import atomic, runs, systems
 from aidbench.config import Config
+from aidbench.data.open import open_dataset
+from aidbench.data.video import write_video
 from aidbench.errors import UserError
+from aidbench.progress import track
 from aidbench.stages import speed
+from aidbench.stages.sample import sample_seed
+
+
+def run_train(config: Config, *, resume: str | None = None, run_id: str | None = None, on_run=None):
+    """`aidbench train`: a new train run of the config's system, or with `resume` the unfinished run
+    RUN_ID (or 'latest') with its stored config, trained to the end. `on_run(run)` is called once the run
+    exists. Returns (run, what training returned; None when the resumed run had already finished)."""
+    if not resume:
+        system = systems.load(config.model.name, "train")
+        if system.check is not None:
+            system.check(config, config.data.train_split)
+    label = f"{config.model.name}-{config.data.dataset}"
+    run = runs.open_run("train", config, resume=resume, label=label, run_id=run_id)
+    if on_run is not None:
+        on_run(run)
+    if run.status == "done":
+        return run, None
+    system = systems.load(run.config.model.name, "train")
+    return run, runs.execute(run, lambda: system.train(run.config, run), key="output")
 
 
 @dataclass
@@ -75,8 +98,6 @@ def _save_checkpoint(folder: Path, denoiser, optimizer, step: int, losses: list[
     import secrets
 
     from safetensors.torch import save_file
-
-    from aidbench import atomic
 
     target = folder / f"checkpoint-{step}"
     tmp = folder / f".checkpoint-{step}.{os.getpid()}-{secrets.token_hex(3)}.tmp"
@@ -164,9 +185,6 @@ def train(config: Config, run, trainee: Trainee, on_step=None) -> dict[str, Any]
     """Train per config.train; resumes from the run's last checkpoint."""
     from accelerate import Accelerator
 
-    from aidbench.data.open import open_dataset
-    from aidbench.progress import track
-
     cfg = config.train
     # Mixed precision is a GPU setting, except that frozen half-precision weights need autocast anywhere.
     mixed = cfg.mixed_precision if torch.cuda.is_available() or cfg.frozen_dtype != "float32" else "no"
@@ -246,10 +264,6 @@ def train(config: Config, run, trainee: Trainee, on_step=None) -> dict[str, Any]
 def validation_previews(config: Config, generate, model: torch.nn.Module, folder: Path) -> list[Path]:
     """Sample the first `train.validation_clips` clips of the evaluation split with fixed seeds; mp4 previews
     (the true clip, then the prediction) so a person can watch training progress."""
-    from aidbench.data.open import open_dataset
-    from aidbench.data.video import write_video
-    from aidbench.stages.sample import sample_seed
-
     dataset = open_dataset(config, config.data.eval_split)
     dataset.refs = dataset.refs[: config.train.validation_clips]
     written = []
@@ -267,8 +281,6 @@ def validation_previews(config: Config, generate, model: torch.nn.Module, folder
 def write_output(folder: Path, denoiser, config: Config, losses: list[float]) -> dict[str, Any]:
     """The trained model: trainable weights (safetensors), the config, a model card."""
     from safetensors.torch import save_file
-
-    from aidbench import atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     save_file(
@@ -289,14 +301,3 @@ def write_output(folder: Path, denoiser, config: Config, losses: list[float]) ->
         "trainable_parameters": trainable,
         "final_loss": losses[-1] if losses else None,
     }
-
-
-def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
-    """The training config stored with a checkpoint (output/config.json or the train run's manifest)."""
-    for candidate in (checkpoint / "config.json", checkpoint.parent.parent / "manifest.json"):
-        if candidate.is_file():
-            data = json.loads(candidate.read_text())
-            return data.get("config", data)
-    raise UserError(
-        f"{checkpoint} has no config.json and no train run manifest above it; is it an AID checkpoint?"
-    )

@@ -1,4 +1,5 @@
-"""The registered metrics: each turns a real and a generated VideoSet into one Record with its interval.
+"""The registered metrics, each a protocol: how it reads frames, which features, which distance. Each turns a
+real and a generated VideoSet into one Record with its interval.
 
 A Record carries the value, a bootstrap interval over clips, both sample counts, the full protocol and
 the sha256 of the detector weights, so a number never travels without what defines it.
@@ -14,10 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from aidbench import registry
+from aidbench.data import synthtvp
 from aidbench.errors import UserError
 from aidbench.metrics import bootstrap, fvd, kernel, precision, synthetic
 from aidbench.metrics.cache import FeatureCache
+from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
+from aidbench.metrics.fid import InceptionFeatures, frame_features
 from aidbench.metrics.frechet import RankDeficientWarning, fit, frechet_distance
+from aidbench.metrics.videomae import VideoMAEFeatures
 from aidbench.metrics.videoset import VideoSet
 
 
@@ -228,8 +234,6 @@ class VideoDistance:
         _same_length(self.name, real, fake)
         protocol, weight = self._protocol(ctx)
         if protocol.detector == "videomae":
-            from aidbench.metrics.videomae import VideoMAEFeatures
-
             if weight in ctx.models:
                 extractor = VideoMAEFeatures.from_model(ctx.models[weight], ctx.device)
             else:
@@ -309,8 +313,6 @@ class FrameDistance:
         }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
-        from aidbench.metrics.fid import InceptionFeatures, frame_features
-
         _same_length(self.name, real, fake)
         model = ctx.models.get("inception") or InceptionFeatures(ctx.weights["inception"], ctx.device)
         sha = getattr(model, "weights_sha256", None)
@@ -406,8 +408,6 @@ class CLIPSim:
         }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
-        from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
-
         missing = [n for n in fake.names if n not in fake.instructions]
         if missing:
             raise UserError(
@@ -454,8 +454,6 @@ class SynthMetric:
         }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
-        from aidbench.data import synthtvp
-
         meta = real.root / "synthtvp.json" if real.root else None
         if meta is not None and meta.is_file():
             seed = json.loads(meta.read_text())["seed"]
@@ -535,8 +533,6 @@ COUNTERFACTUAL_SYNTHTVP = SynthMetric("counterfactual-accuracy@synthtvp")
 def protocol_cards() -> dict[str, dict[str, str]]:
     """Every registered metric's steps under the default settings (from the definitions above, so the
     README's table cannot drift from the code); StyleGAN-V's own detector as a row of its own."""
-    from aidbench import registry
-
     cards = {}
     for name in registry.names("metric"):
         metric = registry.load("metric", name)
