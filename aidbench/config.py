@@ -243,7 +243,10 @@ class SampleConfig:
 class EvalConfig:
     # Registered metric names, protocol included (`aidbench ls metrics`).
     metrics: list[str] = dataclasses.field(default_factory=lambda: ["fvd@seer"])
+    # Resamples of the percentile bootstrap for per-clip metrics' intervals (0: none).
     bootstrap_samples: int = Field(1000, ge=0)
+    # Groups of clips per side for set-level metrics' jackknife intervals (FVD, KVD, FID, KID; 0: none).
+    jackknife_groups: int = Field(20, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
     # Frames that per-frame metrics (FID, KID, CLIPSIM) score: all, or only the predicted ones.
     frames: Literal["all", "predicted"] = "all"

@@ -1,14 +1,18 @@
 """The registered metrics, each a protocol: how it reads frames, which features, which distance. Each turns a
 real and a generated VideoSet into one Record with its interval.
 
-A Record carries the value, a bootstrap interval over clips, both sample counts, the full protocol and
-the sha256 of the detector weights, so a number never travels without what defines it.
+A Record carries the value, its interval over clips (and how it was made), both sample counts, the full
+protocol and the sha256 of the detector weights, so a number never travels without what defines it. A
+metric's `measure` stops one step earlier, at a `Measured`: the value with what recomputes it on any subset
+of clips (set-level metrics) or each clip's score (per-clip metrics), which intervals and paired
+comparisons of two systems are made from.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ import numpy as np
 from aidbench import registry
 from aidbench.data import synthtvp
 from aidbench.errors import UserError
-from aidbench.metrics import bootstrap, fvd, kernel, precision, synthetic
+from aidbench.metrics import fvd, intervals, kernel, precision, synthetic
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
 from aidbench.metrics.fid import InceptionFeatures, frame_features
@@ -42,6 +46,8 @@ class Record:
     warnings: list[str] = field(default_factory=list)
     # What was computed, step by step (CARD_FIELDS, then the clip counts and the detector's sha256).
     card: dict[str, str] = field(default_factory=dict)
+    # How ci_low and ci_high were made (percentile bootstrap or grouped jackknife), or why there are none.
+    interval: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -52,6 +58,8 @@ class Context:
     weights: dict[str, Path] = field(default_factory=dict)
     device: str = "cpu"
     bootstrap_samples: int = 1000
+    # Groups of clips per side for set-level metrics' jackknife intervals; 0: no interval.
+    jackknife_groups: int = 20
     confidence: float = 0.95
     seed: int = 0
     num_ref_frames: int = 1
@@ -106,39 +114,90 @@ def _features(ctx: Context, description: dict, videos: list[np.ndarray], compute
     return ctx.cache.features(description, videos, compute, label=label)
 
 
-def _distance_record(
-    name: str,
-    value,
-    point,
-    n_real: int,
-    n_fake: int,
-    resamples: int,
-    ctx: Context,
-    protocol: dict,
-    weights_sha256: dict,
-    notes: list[str] = (),
-    steps: dict[str, str] | None = None,
-    sets: tuple[VideoSet, VideoSet] | None = None,
-) -> Record:
-    """A distribution metric's record: point() with rank warnings recorded, and value(real_idx, fake_idx)
-    resampled over clips for the interval."""
+@dataclass
+class Measured:
+    """A metric's value on two sets of clips, with what recomputes it: `statistic(real_idx, fake_idx)` on any
+    subset of clips for a set-level metric, or `scores` (clip or group id → score, the value their mean) for
+    a per-clip one."""
+
+    name: str
+    value: float
+    sets: tuple[VideoSet, VideoSet]
+    protocol: dict[str, Any]
+    weights_sha256: dict[str, str | None]
+    steps: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    statistic: Callable[[np.ndarray, np.ndarray], float] | None = None
+    scores: dict[str, float] | None = None
+
+
+def set_level(name: str, statistic, sets: tuple[VideoSet, VideoSet], point=None, **about) -> Measured:
+    """A set-level metric's Measured: point() (default: the statistic on every clip), rank warnings kept."""
+    every = (np.arange(len(sets[0])), np.arange(len(sets[1])))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RankDeficientWarning)
-        result = point()
-    low, high = bootstrap.two_sample_interval(value, n_real, n_fake, resamples, ctx.confidence, ctx.seed)
+        value = point() if point is not None else statistic(*every)
+    measured = Measured(name, float(value), sets, statistic=statistic, **about)
+    measured.notes.extend(sorted({str(w.message) for w in caught}))
+    return measured
+
+
+def per_clip(name: str, scores: dict[str, float], sets, protocol, weights_sha256, steps) -> Measured:
+    """A per-clip metric's Measured: the mean of the scores."""
+    value = float(np.mean(list(scores.values())))
+    return Measured(
+        name, value, sets, protocol, weights_sha256, steps, scores={k: float(v) for k, v in scores.items()}
+    )
+
+
+def record(measured: Measured, ctx: Context) -> Record:
+    """The record of a Measured: its interval over clips (jackknife for set-level metrics, the mean's
+    percentile bootstrap for per-clip ones) and its card."""
+    real, fake = measured.sets
+    notes = list(measured.notes)
+    if measured.scores is not None:
+        values = list(measured.scores.values())
+        low, high = intervals.mean_interval(values, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
+        how = f"percentile bootstrap of the mean over clips, {ctx.bootstrap_samples} resamples"
+        resamples, n_fake = ctx.bootstrap_samples, len(values)
+        if ctx.bootstrap_samples == 0:
+            how = "none (eval.bootstrap_samples=0)"
+    else:
+        resamples, n_fake = 0, len(fake)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RankDeficientWarning)  # said once, for the value itself
+            found = intervals.jackknife_interval(
+                measured.statistic,
+                measured.value,
+                len(real),
+                len(fake),
+                ctx.jackknife_groups,
+                ctx.confidence,
+                ctx.seed,
+            )
+        groups = min(ctx.jackknife_groups, len(real), len(fake))
+        how = f"grouped jackknife over clips, {groups} groups a side, t interval (Welch–Satterthwaite df)"
+        if found is None:
+            found = (measured.value, measured.value)
+            how = "none (eval.jackknife_groups=0)"
+            if ctx.jackknife_groups:
+                how = f"none: fewer than {intervals.MIN_CLIPS} clips a side"
+                notes.append(f"no interval: an interval needs at least {intervals.MIN_CLIPS} clips a side")
+        low, high = found
     return Record(
-        name,
-        result,
+        measured.name,
+        measured.value,
         low,
         high,
         ctx.confidence,
         resamples,
-        n_real,
+        len(real),
         n_fake,
-        protocol,
-        weights_sha256,
-        [*notes, *sorted({str(w.message) for w in caught})],
-        card(steps, *sets, weights_sha256) if steps and sets else {},
+        measured.protocol,
+        measured.weights_sha256,
+        notes,
+        card(measured.steps, real, fake, measured.weights_sha256),
+        how,
     )
 
 
@@ -176,8 +235,47 @@ def _same_length(name: str, real: VideoSet, fake: VideoSet) -> None:
         )
 
 
+def video_statistic(kind: str, real_f: np.ndarray, fake_f: np.ndarray, ddof: int):
+    """A video distance on any subset of clips: (real_idx, fake_idx) → FVD or KVD of those clips' features."""
+
+    def value(i: np.ndarray, j: np.ndarray) -> float:
+        if kind != "fvd":
+            return fvd.kvd(real_f[i], fake_f[j], centred=kind == "kvd")
+        return frechet_distance(fit(real_f[i], ddof), fit(fake_f[j], ddof))
+
+    return value
+
+
+def frame_statistic(
+    kind: str, real_frames: np.ndarray, fake_frames: np.ndarray, seed: int, subsets: int = 100
+):
+    """A frame distance on any subset of clips, over every frame of each: (N, T, D) features → FID or KID
+    (KID: the mean over `subsets` random subsets, clean-fid's 100)."""
+
+    def value(i: np.ndarray, j: np.ndarray) -> float:
+        a = real_frames[i].reshape(-1, real_frames.shape[-1])
+        b = fake_frames[j].reshape(-1, fake_frames.shape[-1])
+        if kind == "kid":
+            return kernel.kernel_distance(a, b, num_subsets=subsets, seed=seed)
+        return frechet_distance(fit(a), fit(b))
+
+    return value
+
+
+class Metric:
+    """A registered metric: `measure` two sets of clips, `compute` their record."""
+
+    name: str
+
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
+        raise NotImplementedError
+
+    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+        return record(self.measure(real, fake, ctx), ctx)
+
+
 @dataclass(frozen=True)
-class VideoDistance:
+class VideoDistance(Metric):
     """FVD or KVD on I3D logits, or FVD on VideoMAE-v2 features."""
 
     name: str
@@ -230,7 +328,7 @@ class VideoDistance:
             "arithmetic": precision.ARITHMETIC,
         }
 
-    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
         _same_length(self.name, real, fake)
         protocol, weight = self._protocol(ctx)
         if protocol.detector == "videomae":
@@ -260,41 +358,32 @@ class VideoDistance:
                 f"{protocol.name} is defined on {protocol.expected_clips} clips; this used {len(real)} real, {len(fake)} generated"
             )
 
-        def value(i, j) -> float:
-            if self.kind != "fvd":
-                return fvd.kvd(real_f[i], fake_f[j], centred=self.kind == "kvd")
-            return frechet_distance(fit(real_f[i], protocol.ddof), fit(fake_f[j], protocol.ddof))
+        value = video_statistic(self.kind, real_f, fake_f, protocol.ddof)
 
         def point() -> float:
             if self.kind == "fvd":
                 return fvd.fvd(real_f, fake_f, protocol, (real.names, fake.names))
             return value(np.arange(len(real)), np.arange(len(fake)))
 
-        return _distance_record(
+        return set_level(
             self.name,
             value,
-            point,
-            len(real),
-            len(fake),
-            ctx.bootstrap_samples,
-            ctx,
-            {"metric": self.kind, **protocol.to_dict()},
-            {weight: extractor.weights_sha256},
-            notes,
-            self.steps(ctx, real.videos[0].shape[0]),
             (real, fake),
+            point,
+            protocol={"metric": self.kind, **protocol.to_dict()},
+            weights_sha256={weight: extractor.weights_sha256},
+            steps=self.steps(ctx, real.videos[0].shape[0]),
+            notes=notes,
         )
 
 
 @dataclass(frozen=True)
-class FrameDistance:
+class FrameDistance(Metric):
     """FID or KID over individual frames through clean-fid."""
 
     name: str
     kind: str  # "fid" or "kid"
     weights: tuple[str, ...] = ("inception",)
-    # Each resample recomputes a 2048-d distance: the interval uses at most this many.
-    max_bootstrap: int = 50
 
     def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
         kernel = (
@@ -312,7 +401,7 @@ class FrameDistance:
             "arithmetic": precision.ARITHMETIC,
         }
 
-    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
         _same_length(self.name, real, fake)
         model = ctx.models.get("inception") or InceptionFeatures(ctx.weights["inception"], ctx.device)
         sha = getattr(model, "weights_sha256", None)
@@ -333,14 +422,8 @@ class FrameDistance:
         real_frames = real_f.reshape(len(real), frames_per_clip, -1)
         fake_frames = fake_f.reshape(len(fake), frames_per_clip, -1)
 
-        def value(i, j) -> float:
-            a = real_frames[i].reshape(-1, real_frames.shape[-1])
-            b = fake_frames[j].reshape(-1, fake_frames.shape[-1])
-            if self.kind == "kid":
-                return kernel.kernel_distance(a, b, seed=ctx.seed)
-            return frechet_distance(fit(a), fit(b))
+        value = frame_statistic(self.kind, real_frames, fake_frames, ctx.seed)
 
-        resamples = min(ctx.bootstrap_samples, self.max_bootstrap)
         protocol = {
             "metric": self.kind,
             "library": "clean-fid",
@@ -350,49 +433,18 @@ class FrameDistance:
             "covariance": "N-1",
             "bootstrap_over": "clips",
         }
-        return _distance_record(
+        return set_level(
             self.name,
             value,
-            lambda: value(np.arange(len(real)), np.arange(len(fake))),
-            len(real),
-            len(fake),
-            resamples,
-            ctx,
-            protocol,
-            {"inception": sha},
+            (real, fake),
+            protocol=protocol,
+            weights_sha256={"inception": sha},
             steps=self.steps(ctx, real.videos[0].shape[0]),
-            sets=(real, fake),
         )
 
 
-def _mean_record(
-    name: str,
-    scores: list[float],
-    sets: tuple[VideoSet, VideoSet],
-    protocol: dict,
-    weights_sha256: dict,
-    ctx: Context,
-    steps: dict[str, str],
-) -> Record:
-    """A per-clip metric's record: the mean score and its bootstrap interval over clips."""
-    low, high = bootstrap.mean_interval(scores, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
-    return Record(
-        name,
-        float(np.mean(scores)),
-        low,
-        high,
-        ctx.confidence,
-        ctx.bootstrap_samples,
-        len(sets[0]),
-        len(scores),
-        protocol,
-        weights_sha256,
-        card=card(steps, *sets, weights_sha256),
-    )
-
-
 @dataclass(frozen=True)
-class CLIPSim:
+class CLIPSim(Metric):
     name: str = "clipsim@vitb32"
     weights: tuple[str, ...] = ("clip",)
 
@@ -407,7 +459,7 @@ class CLIPSim:
             "arithmetic": precision.ARITHMETIC,
         }
 
-    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
         missing = [n for n in fake.names if n not in fake.instructions]
         if missing:
             raise UserError(
@@ -417,10 +469,10 @@ class CLIPSim:
         _enough(self.name, real, fake, minimum=1)
         scorer = ctx.models.get("clip") or CLIPSimilarity(ctx.weights["clip"], ctx.device)
         skip = ctx.num_ref_frames if ctx.frames == "predicted" else 0
-        scores = [
-            scorer.video_score(v[skip:], fake.instructions[n])
+        scores = {
+            n: scorer.video_score(v[skip:], fake.instructions[n])
             for n, v in zip(fake.names, fake.videos, strict=True)
-        ]
+        }
         protocol = {
             "metric": "clipsim",
             "model": f"open_clip {ARCHITECTURE} (OpenAI weights)",
@@ -429,13 +481,11 @@ class CLIPSim:
             "reduction": "mean over frames, then over videos",
         }
         steps = self.steps(ctx, fake.videos[0].shape[0])
-        return _mean_record(
-            self.name, scores, (real, fake), protocol, {"clip": scorer.weights_sha256}, ctx, steps
-        )
+        return per_clip(self.name, scores, (real, fake), protocol, {"clip": scorer.weights_sha256}, steps)
 
 
 @dataclass(frozen=True)
-class SynthMetric:
+class SynthMetric(Metric):
     name: str
     weights: tuple[str, ...] = ()
 
@@ -453,7 +503,7 @@ class SynthMetric:
             "arithmetic": "float64, exact (no learned detector)",
         }
 
-    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
         meta = real.root / "synthtvp.json" if real.root else None
         if meta is not None and meta.is_file():
             seed = json.loads(meta.read_text())["seed"]
@@ -479,7 +529,7 @@ class SynthMetric:
                 video.shape[1],
             )
             fakes[name] = video
-        scores = list(synthetic.score(self.name, fakes, truths, ctx.num_ref_frames).values())
+        scores = synthetic.score(self.name, fakes, truths, ctx.num_ref_frames)
         if not scores:
             raise UserError(
                 f"{self.name}: no complete counterfactual group of {synthtvp.GROUP_SIZE} clips to score."
@@ -492,7 +542,7 @@ class SynthMetric:
             "exact": True,
         }
         steps = self.steps(ctx, fake.videos[0].shape[0])
-        return _mean_record(self.name, scores, (real, fake), protocol, {}, ctx, steps)
+        return per_clip(self.name, scores, (real, fake), protocol, {}, steps)
 
 
 def _frame_selection(ctx: Context, length: int | None) -> dict[str, str]:
@@ -521,7 +571,7 @@ KVD_TEXTBOOK = VideoDistance("kvd@textbook", fvd.SEER, "kvd-uncentred")
 FVD_STYLEGANV = VideoDistance("fvd@styleganv", fvd.STYLEGANV, "fvd")
 FVD_VIDEOMAE = VideoDistance("fvd@videomae", fvd.VIDEOMAE, "fvd", weights=("videomae",))
 FID_CLEAN = FrameDistance("fid@clean-frames", "fid")
-KID_CLEAN = FrameDistance("kid@clean-frames", "kid", max_bootstrap=20)
+KID_CLEAN = FrameDistance("kid@clean-frames", "kid")
 CLIPSIM_VITB32 = CLIPSim()
 PSNR_SYNTHTVP = SynthMetric("psnr@synthtvp")
 SSIM_SYNTHTVP = SynthMetric("ssim@synthtvp")

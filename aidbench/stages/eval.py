@@ -42,6 +42,7 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
         weights=resolved,
         device=device,
         bootstrap_samples=config.eval.bootstrap_samples,
+        jackknife_groups=config.eval.jackknife_groups,
         confidence=config.eval.confidence,
         seed=config.seed,
         num_ref_frames=config.data.num_ref_frames,
