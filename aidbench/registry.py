@@ -74,6 +74,18 @@ def _entries() -> list[Entry]:
         ),
         Entry(
             "system",
+            "copy-first-frame",
+            "Every predicted frame a copy of the first frame: no training, no weights",
+            target="aidbench.baselines.copy:COPY_FIRST_FRAME",
+        ),
+        Entry(
+            "system",
+            "copy-last-reference",
+            "Every predicted frame a copy of the last reference frame: no training, no weights",
+            target="aidbench.baselines.copy:COPY_LAST_REFERENCE",
+        ),
+        Entry(
+            "system",
             "vae-recon",
             "SVD VAE encode/decode of the ground truth: the upper baseline",
             target="aidbench.baselines.vae:VAE_RECON",

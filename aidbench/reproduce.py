@@ -1,7 +1,8 @@
 """`aidbench reproduce`: every stage, in order, for the systems of a preset, resumable stage by stage.
 
 data → base (a text-blind SVD base, when `train.base_steps` asks) → train (each trainable system) →
-sample (each system) → eval (each system) → summary (`<results>/reports/<preset>/summary.json`) → report.
+sample (each system) → eval (each system) → compare (each system against AID, clip by clip) → summary
+(`<results>/reports/<preset>/summary.json`) → report.
 With `seeds` (`--seeds 0,1,2,3,4`), data → … → eval runs once per seed, each seed a reproduce run of its
 own, and the summary holds every seed's numbers and their mean, sd and interval over the seeds.
 
@@ -31,6 +32,7 @@ from aidbench.errors import UsageError, UserError
 from aidbench.report import records
 from aidbench.report.build import build_report
 from aidbench.runs import Run
+from aidbench.stages.compare import differences
 from aidbench.stages.data import eval_split
 from aidbench.stages.eval import score_samples
 
@@ -218,6 +220,29 @@ def _eval(config: Config, run: Run) -> dict[str, Any]:
     return produced
 
 
+def reference_system(config: Config) -> str | None:
+    """The system every other is differenced against: AID when the preset runs it."""
+    return "aid" if "aid" in config.systems else None
+
+
+def _compare(config: Config, run: Run) -> dict[str, Any]:
+    """Each system against the reference on the same clips: every metric's paired difference, system − reference."""
+    reference = reference_system(config)
+    if reference is None:
+        return {}
+    sampled = run.state["stages"]["sample"]
+    folder = runs.stage_dir(config.paths.results, "sample")
+    cfg = system_config(config, reference, run)
+    return {
+        system: {
+            d.metric: d.to_dict()
+            for d in differences(cfg, folder / sampled[system]["run"], folder / sampled[reference]["run"])
+        }
+        for system in config.systems
+        if system != reference
+    }
+
+
 def summary_path(config: Config, run: Run) -> Path:
     return layout.summary_file(config.paths.results, config.preset or run.run_id)
 
@@ -227,12 +252,25 @@ def summarise(config: Config, run: Run) -> dict[str, Any]:
     interval, read back from this reproduce's own eval runs; with several seeds, each seed's numbers and
     their mean, standard deviation and interval over the seeds."""
     if not config.seeds:
-        return _summarise_runs(config, run, run.state["stages"]["eval"])
+        return _with_differences(config, _summarise_runs(config, run, run.state["stages"]["eval"]), run)
     per_seed = {}
     for seed in config.seeds:
         sub = _seed_run(config, run, seed)
         per_seed[seed] = _summarise_runs(config, run, sub.state["stages"]["eval"])
     return records.over_seeds(per_seed, config.preset or run.run_id, run.run_id)
+
+
+def _with_differences(config: Config, summary: dict[str, Any], run: Run) -> dict[str, Any]:
+    """The summary with each system's paired difference from the reference under `vs_reference` per metric."""
+    compared = run.state["stages"].get("compare") or {}
+    if compared:
+        summary["reference"] = reference_system(config)
+    for system, by_metric in compared.items():
+        for metric, found in by_metric.items():
+            cell = summary["systems"].get(system, {}).get("metrics", {}).get(metric)
+            if cell is not None:
+                cell["vs_reference"] = found
+    return summary
 
 
 def _summarise_runs(config: Config, run: Run, evaluated: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +307,7 @@ def _seed_run(config: Config, run: Run, seed: int) -> Run:
 
 
 def _seeds(config: Config, run: Run, on_stage=None) -> dict[str, Any]:
-    """data → base → train → sample → eval once per seed, each seed a reproduce run of its own (recorded
+    """data → base → train → sample → eval → compare once per seed, each seed a reproduce run of its own (recorded
     in this one as it starts, so `--resume` continues the seed that was interrupted)."""
     produced = {}
     for seed in config.seeds:
@@ -305,12 +343,13 @@ STAGES: tuple[Stage, ...] = (
     Stage("train", _train),
     Stage("sample", _sample),
     Stage("eval", _eval),
+    Stage("compare", _compare),
     Stage("summary", _summary),
     Stage("report", _report),
 )
 # What each seed of a several-seed reproduce runs; the summary over the seeds and the report follow once.
-PER_SEED_STAGES = STAGES[:5]
-SEEDED_STAGES: tuple[Stage, ...] = (Stage("seeds", _seeds, nested=True), *STAGES[5:])
+PER_SEED_STAGES = STAGES[:6]
+SEEDED_STAGES: tuple[Stage, ...] = (Stage("seeds", _seeds, nested=True), *STAGES[6:])
 
 
 def stages_for(config: Config) -> tuple[Stage, ...]:

@@ -19,9 +19,9 @@ MICRO = settings.args(
     *settings.FEW_STEPS,
     "eval.bootstrap_samples=10",
 )
-SYSTEMS = ["aid", "svd-zeroshot", "svd-fullft", "vae-recon"]
+SYSTEMS = ["aid", "svd-zeroshot", "svd-fullft", "vae-recon", "copy-first-frame", "copy-last-reference"]
 METRICS = ["instruction-accuracy@synthtvp", "counterfactual-accuracy@synthtvp", "psnr@synthtvp"]
-STAGES = ["data", "base", "train", "sample", "eval", "summary", "report"]
+STAGES = ["data", "base", "train", "sample", "eval", "compare", "summary", "report"]
 
 
 @pytest.mark.slow
@@ -34,12 +34,12 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     assert "stage 'summary' failed" in failed.err and "aidbench reproduce --resume first" in failed.err
     manifest = json.loads((tmp_path / "results/runs/reproduce/first/manifest.json").read_text())
     assert manifest["status"] == "failed"
-    assert list(manifest["state"]["stages"]) == ["data", "base", "train", "sample", "eval"]
+    assert list(manifest["state"]["stages"]) == ["data", "base", "train", "sample", "eval", "compare"]
     (reports / "smoke").unlink()
 
     resumed = cli("reproduce", "--resume", "first", "--record", str(tmp_path / "record.json"))
     assert resumed.code == 0, resumed
-    for stage in ["data", "base", "train", "sample", "eval"]:
+    for stage in ["data", "base", "train", "sample", "eval", "compare"]:
         assert f"{stage:<8} done (earlier attempt)" in resumed.out
     assert "summary  done" in resumed.out and "report   done" in resumed.out
     state = json.loads((tmp_path / "results/runs/reproduce/first/manifest.json").read_text())["state"]
@@ -55,11 +55,22 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
         assert (entry["train_run"] is not None) == (system in ("aid", "svd-fullft"))
         assert set(entry["metrics"]) == set(METRICS)
         for record in entry["metrics"].values():
-            assert set(record) == {"value", "ci_low", "ci_high", "confidence", "n", "eval_run"}
+            assert set(record) - {"vs_reference"} == {"value", "ci_low", "ci_high", "confidence", "n", "eval_run"}
+            assert ("vs_reference" in record) == (system != "aid")
             assert record["ci_low"] <= record["value"] <= record["ci_high"] and record["n"] == 8
             assert record["eval_run"] == entry["eval_run"] == state["runs"]["eval"][system]
         assert entry["sample_run"] == state["runs"]["sample"][system]
         assert entry["train_run"] == state["runs"].get("train", {}).get(system)
+    # every other system against AID, clip by clip
+    assert summary["reference"] == "aid"
+    for system in SYSTEMS[1:]:
+        for metric, cell in summary["systems"][system]["metrics"].items():
+            found = cell["vs_reference"]
+            aid = summary["systems"]["aid"]["metrics"][metric]["value"]
+            assert found["delta"] == pytest.approx(cell["value"] - aid) and found["clips"] == 8
+            assert found["ci_low"] <= found["delta"] <= found["ci_high"] and 0 <= found["p_value"] <= 1
+    report = (reports / "smoke/report.md").read_text()
+    assert "instruction-accuracy@synthtvp: Δ vs aid" in report and "| reference |" in report
     # in pixel space vae-recon is the ground truth itself: the upper bound
     assert summary["systems"]["vae-recon"]["metrics"]["instruction-accuracy@synthtvp"]["value"] == 1.0
     assert "instruction-accuracy" in resumed.out and "vae-recon" in resumed.out  # the final table
@@ -127,7 +138,7 @@ def test_several_seeds_run_every_stage_per_seed_and_summarise_their_spread(cli, 
             (tmp_path / "results/runs/reproduce" / seed_runs[f"seed-{seed}"] / "manifest.json").read_text()
         )
         assert manifest["status"] == "done" and manifest["config"]["seed"] == seed
-        assert manifest["config"]["seeds"] == [] and list(manifest["state"]["stages"]) == STAGES[:5]
+        assert manifest["config"]["seeds"] == [] and list(manifest["state"]["stages"]) == STAGES[:6]
         per_seed[seed] = manifest["state"]["runs"]["eval"]
     # each seed trains its own base and AID
     bases = {

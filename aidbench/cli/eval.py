@@ -75,6 +75,11 @@ def eval_(
             f"{r.metric:<34} {r.value:.4f}  [{r.ci_low:.4f}, {r.ci_high:.4f}] {r.confidence:.0%}  "
             f"n_real {r.n_real}, n_fake {r.n_fake}"
         )
+        if r.noise_floor:
+            f = r.noise_floor
+            typer.echo(
+                f"  noise floor ({f['clips']}, {f['splits']} splits): {f['value']:.4f} [{f['low']:.4f}, {f['high']:.4f}]"
+            )
         for note in r.warnings:
             typer.echo(f"  warning: {note}")
     typer.echo(f"records: {path}")

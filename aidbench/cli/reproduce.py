@@ -48,7 +48,7 @@ def reproduce(
         ),
     ] = None,
 ) -> None:
-    """Run every stage for every system of a preset (data → base → train → sample → eval → summary → report),
+    """Run every stage for every system of a preset (data → base → train → sample → eval → compare → summary → report),
     resumably; prints a system × metric table and writes results/reports/<preset>/summary.json."""
     from aidbench import reproduce as pipeline
 

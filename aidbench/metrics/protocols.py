@@ -48,6 +48,9 @@ class Record:
     card: dict[str, str] = field(default_factory=dict)
     # How ci_low and ci_high were made (percentile bootstrap or grouped jackknife), or why there are none.
     interval: str = ""
+    # Set-level metrics: the metric between two random halves of the real clips, the level a generated set
+    # as close as real data would score: {value (mean over splits), low, high (their range), splits, clips}.
+    noise_floor: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -129,6 +132,8 @@ class Measured:
     notes: list[str] = field(default_factory=list)
     statistic: Callable[[np.ndarray, np.ndarray], float] | None = None
     scores: dict[str, float] | None = None
+    # Set-level metrics: the statistic between two subsets of the real clips (for the noise floor).
+    real_pair: Callable[[np.ndarray, np.ndarray], float] | None = None
 
 
 def set_level(name: str, statistic, sets: tuple[VideoSet, VideoSet], point=None, **about) -> Measured:
@@ -148,6 +153,30 @@ def per_clip(name: str, scores: dict[str, float], sets, protocol, weights_sha256
     return Measured(
         name, value, sets, protocol, weights_sha256, steps, scores={k: float(v) for k, v in scores.items()}
     )
+
+
+FLOOR_SPLITS = 10
+
+
+def noise_floor(measured: Measured, seed: int) -> dict[str, Any] | None:
+    """The metric between two random halves of the real clips, over FLOOR_SPLITS splits."""
+    n = len(measured.sets[0])
+    if measured.real_pair is None or n < 4:  # a covariance needs two clips a half
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RankDeficientWarning)
+        for _ in range(FLOOR_SPLITS):
+            order = rng.permutation(n)
+            values.append(measured.real_pair(order[: n // 2], order[n // 2 :]))
+    return {
+        "value": float(np.mean(values)),
+        "low": float(np.min(values)),
+        "high": float(np.max(values)),
+        "splits": FLOOR_SPLITS,
+        "clips": f"{n // 2} vs {n - n // 2} real",
+    }
 
 
 def record(measured: Measured, ctx: Context) -> Record:
@@ -198,6 +227,7 @@ def record(measured: Measured, ctx: Context) -> Record:
         notes,
         card(measured.steps, real, fake, measured.weights_sha256),
         how,
+        noise_floor(measured, ctx.seed),
     )
 
 
@@ -359,6 +389,7 @@ class VideoDistance(Metric):
             )
 
         value = video_statistic(self.kind, real_f, fake_f, protocol.ddof)
+        real_pair = video_statistic(self.kind, real_f, real_f, protocol.ddof)
 
         def point() -> float:
             if self.kind == "fvd":
@@ -374,6 +405,7 @@ class VideoDistance(Metric):
             weights_sha256={weight: extractor.weights_sha256},
             steps=self.steps(ctx, real.videos[0].shape[0]),
             notes=notes,
+            real_pair=real_pair,
         )
 
 
@@ -423,6 +455,7 @@ class FrameDistance(Metric):
         fake_frames = fake_f.reshape(len(fake), frames_per_clip, -1)
 
         value = frame_statistic(self.kind, real_frames, fake_frames, ctx.seed)
+        real_pair = frame_statistic(self.kind, real_frames, real_frames, ctx.seed)
 
         protocol = {
             "metric": self.kind,
@@ -440,6 +473,7 @@ class FrameDistance(Metric):
             protocol=protocol,
             weights_sha256={"inception": sha},
             steps=self.steps(ctx, real.videos[0].shape[0]),
+            real_pair=real_pair,
         )
 
 

@@ -55,15 +55,17 @@ def build_report(
 
     measurements = records.scan(results)
     pinned: set[tuple[str, str]] = set()
+    compared: tuple[str | None, dict] = (None, {})
     summary_path = layout.summary_file(results, preset) if preset else out_dir / layout.SUMMARY_FILE
     if summary_path.is_file():
         summary = records.load_summary(summary_path)
         pinned = records.pinned_by(summary)
         measurements += records.from_summary(summary, dataset, measurements)
+        compared = records.differences(summary)
 
     ours = [
         filled_tables.ours_table(
-            dataset, list(basis.systems), list(basis.eval.metrics), measurements, pinned, preset
+            dataset, list(basis.systems), list(basis.eval.metrics), measurements, pinned, preset, compared
         )
     ]
     if dataset != "synthtvp":

@@ -45,6 +45,8 @@ class Cell:
     fill: str | None = None
     # Why no command can (the system is only reported by the paper).
     note: str | None = None
+    # The paired difference from the table's reference system (metrics/paired.py's Difference as a dict).
+    delta: dict | None = None
 
 
 @dataclass
@@ -71,6 +73,8 @@ class FilledTable:
     rows_are: str = "systems"
     note: str = ""
     attributes: list[str] = field(default_factory=list)  # the row attribute columns, in order
+    # The system every row is differenced against (a "Δ vs" column per metric), when the summary has it.
+    reference: str | None = None
 
     def measured(self) -> int:
         return sum(1 for row in self.rows for cell in row.cells if cell.ours is not None)
@@ -145,8 +149,12 @@ def ours_table(
     measurements: list[Measurement],
     pinned: set[tuple[str, str]] = frozenset(),
     preset: str | None = None,
+    differences: tuple[str | None, dict[tuple[str, str], dict]] = (None, {}),
 ) -> FilledTable:
-    """Our systems on one dataset (e.g. synthtvp): no paper column, every cell ours or its command."""
+    """Our systems on one dataset (e.g. synthtvp): no paper column, every cell ours or its command; with
+    `differences` (reference, {(system, metric): difference}), each cell's paired difference from the
+    reference system."""
+    reference, deltas = differences
     present = [m for m in measurements if m.dataset == dataset]
     systems = list(dict.fromkeys([*systems, *sorted({m.system for m in present})]))
     metrics = list(dict.fromkeys([*metrics, *sorted({m.metric for m in present})]))
@@ -157,7 +165,8 @@ def ours_table(
         row = Row(system, system)
         for column in columns:
             ours = choose(measurements, system, dataset, column.metric, (), pinned)
-            row.cells.append(Cell(ours=ours, fill=None if ours else f"aidbench reproduce --preset {preset}"))
+            fill = None if ours else f"aidbench reproduce --preset {preset}"
+            row.cells.append(Cell(ours=ours, fill=fill, delta=deltas.get((system, column.metric))))
         rows.append(row)
     return FilledTable(
         f"ours-{dataset}",
@@ -168,4 +177,5 @@ def ours_table(
         note="Measured by aidbench only; the paper reports no numbers on this benchmark."
         if dataset == "synthtvp"
         else "Measured by aidbench; the paper's numbers for these systems are in the tables above.",
+        reference=reference if deltas else None,
     )

@@ -74,12 +74,13 @@ def table_html(table: FilledTable) -> str:
     head = [f'<th rowspan="2">{escape(h)}</th>' for h in (first, *table.attributes)]
     sub = []
     for column in table.columns:
-        if table.has_paper:
-            head.append(f'<th colspan="2">{escape(column.label)}</th>')
-            sub += ["<th>ours</th>", "<th>paper's</th>"]
-        else:
-            head.append(f"<th>{escape(column.label)}</th>")
-            sub.append("<th>ours</th>")
+        parts = [
+            "ours",
+            *(["paper's"] if table.has_paper else []),
+            *([f"Δ vs {table.reference}"] if table.reference else []),
+        ]
+        head.append(f'<th colspan="{len(parts)}">{escape(column.label)}</th>')
+        sub += [f"<th>{escape(p)}</th>" for p in parts]
     body = []
     for row in table.rows:
         cells = [f"<th>{escape(row.name)}</th>"]
@@ -89,6 +90,10 @@ def table_html(table: FilledTable) -> str:
             if table.has_paper:
                 value = f'<span class="paper">{escape(cell.paper)}</span>' if cell.paper else "–"
                 cells.append(f'<td class="num">{value}</td>')
+            if table.reference:
+                cells.append(
+                    f'<td class="num delta">{escape(render.delta_text(table, row.system, cell))}</td>'
+                )
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<h3 id="{escape(table.name)}">{escape(table.title)}</h3>'
@@ -96,6 +101,7 @@ def table_html(table: FilledTable) -> str:
         f"<tbody>{''.join(body)}</tbody></table>"
         f'<p class="note">Ours: {escape(render.interval_note(table))}; paper\'s: as printed. '
         f"{escape(table.note)}</p>"
+        + "".join(f'<p class="note">{escape(n)}</p>' for n in render.resolution_notes(table))
         + "".join(f'<p class="note protocol">{escape(n)}</p>' for n in render.protocol_notes(table))
     )
 

@@ -344,6 +344,17 @@ def load_summary(path: str | Path) -> dict[str, Any]:
     return summary
 
 
+def differences(summary: dict[str, Any]) -> tuple[str | None, dict[tuple[str, str], dict[str, Any]]]:
+    """The summary's reference system and each (system, metric)'s paired difference from it."""
+    found = {
+        (system, metric): cell["vs_reference"]
+        for system, entry in summary.get("systems", {}).items()
+        for metric, cell in entry.get("metrics", {}).items()
+        if cell.get("vs_reference")
+    }
+    return summary.get("reference"), found
+
+
 def pinned_by(summary: dict[str, Any]) -> set[tuple[str, str]]:
     """The (eval run, metric) pairs a summary chose."""
     pins = set()

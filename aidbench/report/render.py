@@ -107,8 +107,44 @@ def interval_note(table: FilledTable) -> str:
     shown = [c.ours for r in table.rows for c in r.cells if c.ours is not None]
     confidence = "/".join(sorted({f"{m.confidence:.0%}" for m in shown})) or "95%"
     if any(m.seeds for m in shown):
-        return f"mean ± sd over seeds [{confidence} t-interval of the mean over seeds] and each seed's value"
-    return f"value [{confidence} bootstrap interval over clips] and the eval run"
+        note = f"mean ± sd over seeds [{confidence} t-interval of the mean over seeds] and each seed's value"
+    else:
+        note = (
+            f"value [{confidence} interval over clips: the mean's bootstrap for per-clip metrics, the grouped "
+            "jackknife for set-level ones] and the eval run"
+        )
+    if table.reference:
+        note += (
+            f"; Δ vs {table.reference}: this row − {table.reference} on the same clips, with its "
+            f"{confidence} paired jackknife interval and p-value"
+        )
+    return note
+
+
+def delta_text(table: FilledTable, row_system: str | None, cell) -> str:
+    """A cell's paired difference from the table's reference: "+0.297 [+0.18, +0.41] p 0.0003"."""
+    if row_system == table.reference:
+        return "reference"
+    d = cell.delta
+    if d is None:
+        return "–"
+    p = "" if d.get("p_value") is None else f" p {d['p_value']:.2g}"
+    return f"{d['delta']:+.3g} [{d['ci_low']:+.3g}, {d['ci_high']:+.3g}]{p}"
+
+
+def resolution_notes(table: FilledTable) -> list[str]:
+    """Differences from the reference that this many clips cannot tell from none."""
+    lines = []
+    for row in table.rows:
+        for column, cell in zip(table.columns, row.cells, strict=True):
+            d = cell.delta
+            if d and d["ci_low"] <= 0 <= d["ci_high"]:
+                needed = f"; about {d['clips_needed']} clips would detect it" if d.get("clips_needed") else ""
+                lines.append(
+                    f"{row.name} − {table.reference}, {column.label}: {d['delta']:+.3g} is below what "
+                    f"{d['clips']} clips resolve (its interval holds 0{needed})"
+                )
+    return lines
 
 
 def protocol_notes(table: FilledTable) -> list[str]:
@@ -151,6 +187,8 @@ def markdown_filled(table: FilledTable) -> str:
         header.append(f"{column.label}: ours")
         if table.has_paper:
             header.append(f"{column.label}: paper's")
+        if table.reference:
+            header.append(f"{column.label}: Δ vs {table.reference}")
     lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.rows:
         cells = [row.name, *(row.attributes[a] or "–" for a in table.attributes)]
@@ -164,8 +202,13 @@ def markdown_filled(table: FilledTable) -> str:
                 cells.append(f"– {cell.note}" if cell.note else "–")
             if table.has_paper:
                 cells.append(cell.paper or "–")
+            if table.reference:
+                cells.append(delta_text(table, row.system, cell))
         lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
     lines += ["", f"Ours: {interval_note(table)}. {table.note}", ""]
+    below = resolution_notes(table)
+    if below:
+        lines += ["Differences below what the clip count resolves:", "", *(f"- {n}" for n in below), ""]
     notes = protocol_notes(table)
     if notes:
         lines += ["Protocols of our numbers:", "", *(f"- {_markdown_escape(n)}" for n in notes), ""]
@@ -192,6 +235,11 @@ FILLED_CSV_HEADER = [
     "fill_command",
     "ours_sd",
     "ours_seeds",
+    "delta_vs",
+    "delta",
+    "delta_ci_low",
+    "delta_ci_high",
+    "delta_p_value",
 ]
 
 
@@ -220,6 +268,13 @@ def filled_csv(tables: list[FilledTable]) -> str:
                         "" if m else (cell.fill or cell.note or ""),
                         "" if m is None or m.sd is None else m.sd,
                         " ".join(f"{seed}:{v}" for seed, v in m.seeds) if m else "",
+                        table.reference if cell.delta else "",
+                        *(
+                            (cell.delta["delta"], cell.delta["ci_low"], cell.delta["ci_high"])
+                            if cell.delta
+                            else ("",) * 3
+                        ),
+                        "" if not cell.delta or cell.delta.get("p_value") is None else cell.delta["p_value"],
                     ]
                 )
     return buffer.getvalue()
@@ -251,15 +306,20 @@ def latex_escape(text: str) -> str:
 
 def latex_filled(table: FilledTable) -> str:
     """A booktabs table; ours as value with its interval and run id, the paper's in its own column."""
-    per_column = 2 if table.has_paper else 1
+    per_column = (2 if table.has_paper else 1) + (1 if table.reference else 0)
     spec = "l" * (1 + len(table.attributes)) + "r" * (per_column * len(table.columns))
     first = "configuration" if table.rows_are == "configurations" else "system"
     heads = [latex_escape(h.replace("_", " ")) for h in (first, *table.attributes)]
     subs = [""] * len(heads)
     for column in table.columns:
-        if table.has_paper:
-            heads.append(rf"\multicolumn{{2}}{{c}}{{{latex_escape(column.label)}}}")
-            subs += ["ours", "paper's"]
+        parts = [
+            "ours",
+            *(["paper's"] if table.has_paper else []),
+            *([f"Δ vs {table.reference}"] if table.reference else []),
+        ]
+        if len(parts) > 1:
+            heads.append(rf"\multicolumn{{{len(parts)}}}{{c}}{{{latex_escape(column.label)}}}")
+            subs += [latex_escape(p) for p in parts]
         else:
             heads.append(latex_escape(column.label))
     lines = [
@@ -271,7 +331,7 @@ def latex_filled(table: FilledTable) -> str:
         "\\toprule",
         " & ".join(heads) + r" \\",
     ]
-    if table.has_paper:
+    if table.has_paper or table.reference:
         lines.append(" & ".join(subs) + r" \\")
     lines.append("\\midrule")
     for row in table.rows:
@@ -290,12 +350,17 @@ def latex_filled(table: FilledTable) -> str:
                 cells.append(f"{{\\tiny {latex_escape(cell.note)}}}" if cell.note else "--")
             if table.has_paper:
                 cells.append(latex_escape(cell.paper) if cell.paper else "--")
+            if table.reference:
+                cells.append(latex_escape(delta_text(table, row.system, cell)))
         lines.append(" & ".join(cells) + r" \\")
     lines += [
         "\\bottomrule",
         "\\end{tabular}",
         f"\\par\\smallskip{{\\scriptsize {latex_escape(table.note)}}}",
-        *(f"\\par{{\\scriptsize {latex_escape(n)}}}" for n in protocol_notes(table)),
+        *(
+            f"\\par{{\\scriptsize {latex_escape(n)}}}"
+            for n in [*resolution_notes(table), *protocol_notes(table)]
+        ),
         "\\end{table}",
         "",
     ]

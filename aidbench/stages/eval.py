@@ -121,8 +121,8 @@ def check_sources(samples_run, real: Path | None, fake: Path | None) -> None:
 def samples_config(
     cfg: Config, samples_run: str, overrides: list[str], metrics: list[str], allow_partial: bool = False
 ) -> tuple[Config, Path]:
-    """The config to score a sample run with (its stored config, `overrides` and `metrics` on top) and the
-    run's folder (`samples_run`: a folder, or a run id under cfg.paths.results)."""
+    """The config to score a sample run with (its stored config, `overrides` and `metrics`, when given, on
+    top) and the run's folder (`samples_run`: a folder, or a run id under cfg.paths.results)."""
     folder = Path(samples_run)
     if not folder.is_dir():
         folder = runs.stage_dir(cfg.paths.results, "sample") / samples_run
@@ -135,7 +135,8 @@ def samples_config(
     layers = [config.Layer("the sample run's config", sampled.config.to_dict())]
     if overrides:
         layers.append(config.Layer("--set", config.parse_overrides(overrides)))
-    layers.append(config.Layer("the command line", {"eval": {"metrics": list(metrics)}}))
+    if metrics:
+        layers.append(config.Layer("the command line", {"eval": {"metrics": list(metrics)}}))
     return config.build(layers), folder
 
 
