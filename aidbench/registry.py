@@ -151,6 +151,18 @@ def _entries() -> list[Entry]:
                 "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32",
             ),
             (
+                "psnr@per-frame",
+                "PSNR_PER_FRAME",
+                "higher",
+                "PSNR of each predicted frame against the true one: a curve over the horizon and its mean",
+            ),
+            (
+                "ssim@per-frame",
+                "SSIM_PER_FRAME",
+                "higher",
+                "SSIM of each predicted frame against the true one: a curve over the horizon and its mean",
+            ),
+            (
                 "psnr@synthtvp",
                 "PSNR_SYNTHTVP",
                 "higher",

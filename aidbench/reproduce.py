@@ -438,7 +438,8 @@ def table(summary: dict[str, Any]) -> str:
     short = [m.split("@")[0] for m in metrics]
     seeded = bool(summary.get("seeds"))
     widths = [max(len(s), 34 if seeded else 24) for s in short]
-    lines = ["system".ljust(14) + "".join(s.ljust(w + 2) for s, w in zip(short, widths, strict=True))]
+    first = max([14, *(len(system) + 2 for system in summary["systems"])])
+    lines = ["system".ljust(first) + "".join(s.ljust(w + 2) for s, w in zip(short, widths, strict=True))]
     for system, entry in summary["systems"].items():
         cells = []
         for metric, width in zip(metrics, widths, strict=True):
@@ -446,7 +447,7 @@ def table(summary: dict[str, Any]) -> str:
             spread = f" ± {m['sd']:.3f}" if m is not None and m.get("sd") is not None else ""
             cell = "-" if m is None else f"{m['value']:.3f}{spread} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
             cells.append(cell.ljust(width + 2))
-        lines.append(system.ljust(14) + "".join(cells))
+        lines.append(system.ljust(first) + "".join(cells))
     if seeded:
         lines.append(
             f"mean ± sd [95% t-interval] over seeds {', '.join(map(str, summary['seeds']))}; each seed:"

@@ -25,4 +25,6 @@ def _copier(name: str, last_reference: bool):
 
 
 COPY_FIRST_FRAME = System("copy-first-frame", sample=_copier("copy-first-frame", last_reference=False))
-COPY_LAST_REFERENCE = System("copy-last-reference", sample=_copier("copy-last-reference", last_reference=True))
+COPY_LAST_REFERENCE = System(
+    "copy-last-reference", sample=_copier("copy-last-reference", last_reference=True)
+)

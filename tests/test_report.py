@@ -72,7 +72,7 @@ def test_our_synthtvp_table_has_no_paper_column_and_names_the_missing_runs(tmp_p
     assert "paper" not in section.splitlines()[2]  # the header
     assert "**21.00 [20.00, 22.50]** run `eval-aid`" in _row(md, "Our systems on synthtvp", "aid")
     missing = _row(md, "Our systems on synthtvp", "svd-fullft")
-    assert missing.count("fill: `aidbench reproduce --preset smoke`") == 3
+    assert missing.count("fill: `aidbench reproduce --preset smoke`") == 5  # one per metric of the preset
 
 
 def test_newest_eval_run_wins_unless_the_summary_pins_another(tmp_path):
@@ -177,6 +177,7 @@ def test_report_command_writes_every_format_and_caps_the_gallery(cli, tmp_path):
     names = {
         "report.md",
         "report.csv",
+        "report-curves.csv",
         "report.tex",
         "report.html",
         "paper-reference.md",

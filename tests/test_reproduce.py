@@ -20,7 +20,13 @@ MICRO = settings.args(
     "eval.bootstrap_samples=10",
 )
 SYSTEMS = ["aid", "svd-zeroshot", "svd-fullft", "vae-recon", "copy-first-frame", "copy-last-reference"]
-METRICS = ["instruction-accuracy@synthtvp", "counterfactual-accuracy@synthtvp", "psnr@synthtvp"]
+METRICS = [
+    "instruction-accuracy@synthtvp",
+    "counterfactual-accuracy@synthtvp",
+    "psnr@synthtvp",
+    "psnr@per-frame",
+    "ssim@per-frame",
+]
 STAGES = ["data", "base", "train", "sample", "eval", "compare", "summary", "report"]
 
 
@@ -55,7 +61,14 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
         assert (entry["train_run"] is not None) == (system in ("aid", "svd-fullft"))
         assert set(entry["metrics"]) == set(METRICS)
         for record in entry["metrics"].values():
-            assert set(record) - {"vs_reference"} == {"value", "ci_low", "ci_high", "confidence", "n", "eval_run"}
+            assert set(record) - {"vs_reference"} == {
+                "value",
+                "ci_low",
+                "ci_high",
+                "confidence",
+                "n",
+                "eval_run",
+            }
             assert ("vs_reference" in record) == (system != "aid")
             assert record["ci_low"] <= record["value"] <= record["ci_high"] and record["n"] == 8
             assert record["eval_run"] == entry["eval_run"] == state["runs"]["eval"][system]
@@ -71,6 +84,10 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
             assert found["ci_low"] <= found["delta"] <= found["ci_high"] and 0 <= found["p_value"] <= 1
     report = (reports / "smoke/report.md").read_text()
     assert "instruction-accuracy@synthtvp: Δ vs aid" in report and "| reference |" in report
+    # the per-horizon curves: a table per metric in the report, every point in report-curves.csv
+    assert "#### psnr@per-frame by horizon" in report and "frame +4" in report
+    curves = (reports / "smoke/report-curves.csv").read_text().splitlines()
+    assert len(curves) == 1 + 2 * len(SYSTEMS) * 4  # two metrics, every system, 4 predicted frames
     # in pixel space vae-recon is the ground truth itself: the upper bound
     assert summary["systems"]["vae-recon"]["metrics"]["instruction-accuracy@synthtvp"]["value"] == 1.0
     assert "instruction-accuracy" in resumed.out and "vae-recon" in resumed.out  # the final table

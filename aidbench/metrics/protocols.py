@@ -22,7 +22,7 @@ import numpy as np
 from aidbench import registry
 from aidbench.data import synthtvp
 from aidbench.errors import UserError
-from aidbench.metrics import fvd, intervals, kernel, precision, synthetic
+from aidbench.metrics import fvd, horizon, intervals, kernel, precision, synthetic
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
 from aidbench.metrics.fid import InceptionFeatures, frame_features
@@ -51,6 +51,8 @@ class Record:
     # Set-level metrics: the metric between two random halves of the real clips, the level a generated set
     # as close as real data would score: {value (mean over splits), low, high (their range), splits, clips}.
     noise_floor: dict[str, Any] | None = None
+    # Per-horizon metrics: [{horizon, value, ci_low, ci_high}] for each predicted frame in turn.
+    curve: list[dict[str, float]] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -134,6 +136,8 @@ class Measured:
     scores: dict[str, float] | None = None
     # Set-level metrics: the statistic between two subsets of the real clips (for the noise floor).
     real_pair: Callable[[np.ndarray, np.ndarray], float] | None = None
+    # Per-horizon metrics: (clips, predicted frames) scores, rows in the order of `scores`.
+    per_frame: np.ndarray | None = None
 
 
 def set_level(name: str, statistic, sets: tuple[VideoSet, VideoSet], point=None, **about) -> Measured:
@@ -228,6 +232,9 @@ def record(measured: Measured, ctx: Context) -> Record:
         card(measured.steps, real, fake, measured.weights_sha256),
         how,
         noise_floor(measured, ctx.seed),
+        None
+        if measured.per_frame is None
+        else horizon.curve(measured.per_frame, ctx.bootstrap_samples, ctx.confidence, ctx.seed),
     )
 
 
@@ -579,6 +586,57 @@ class SynthMetric(Metric):
         return per_clip(self.name, scores, (real, fake), protocol, {}, steps)
 
 
+@dataclass(frozen=True)
+class FrameCurve(Metric):
+    """PSNR or SSIM of each predicted frame against the true frame of the same clip: a per-clip mean and a
+    curve over the horizon."""
+
+    name: str
+    kind: str  # "psnr" or "ssim"
+    weights: tuple[str, ...] = ()
+
+    def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        return {
+            "frames": "the predicted, each horizon on its own (the curve) and their mean (the value)",
+            "reference frames": f"left out (the first {ctx.num_ref_frames})",
+            "resize": "none: the generated and the real clip at the same size",
+            "features": "none: the pixels themselves",
+            "covariance": "–",
+            "distance": "PSNR in dB of the uint8 frames (an exact copy counts 100 dB)"
+            if self.kind == "psnr"
+            else "SSIM of the uint8 frames, torchmetrics' Gaussian 11×11 window, σ 1.5",
+            "arithmetic": "float64",
+        }
+
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
+        _enough(self.name, real, fake, minimum=1)
+        truth = real.by_name()
+        missing = [n for n in fake.names if n not in truth]
+        if missing:
+            raise UserError(
+                f"{self.name} compares each generated clip with the real clip of the same name; no real clip "
+                f"for {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}."
+            )
+        shapes = {n: (truth[n].shape, v.shape) for n, v in zip(fake.names, fake.videos, strict=True)}
+        unequal = [n for n, (a, b) in shapes.items() if a != b]
+        if unequal:
+            raise UserError(
+                f"{self.name}: {unequal[0]} is {shapes[unequal[0]][1]} generated and {shapes[unequal[0]][0]} real; "
+                "the two clips must have the same frames and size."
+            )
+        scores = horizon.per_frame(self.kind, [truth[n] for n in fake.names], fake.videos, ctx.num_ref_frames)
+        measured = per_clip(
+            self.name,
+            dict(zip(fake.names, scores.mean(axis=1), strict=True)),
+            (real, fake),
+            {"metric": self.kind, "per": "frame", "reference_frames": ctx.num_ref_frames},
+            {},
+            self.steps(ctx, fake.videos[0].shape[0]),
+        )
+        measured.per_frame = scores
+        return measured
+
+
 def _frame_selection(ctx: Context, length: int | None) -> dict[str, str]:
     if ctx.frames == "predicted":
         return {"frames": "the predicted", "reference frames": f"left out (the first {ctx.num_ref_frames})"}
@@ -612,6 +670,8 @@ SSIM_SYNTHTVP = SynthMetric("ssim@synthtvp")
 TRAJECTORY_SYNTHTVP = SynthMetric("trajectory-error@synthtvp")
 INSTRUCTION_SYNTHTVP = SynthMetric("instruction-accuracy@synthtvp")
 COUNTERFACTUAL_SYNTHTVP = SynthMetric("counterfactual-accuracy@synthtvp")
+PSNR_PER_FRAME = FrameCurve("psnr@per-frame", "psnr")
+SSIM_PER_FRAME = FrameCurve("ssim@per-frame", "ssim")
 
 
 def protocol_cards() -> dict[str, dict[str, str]]:

@@ -95,9 +95,11 @@ def build_report(
     written = [
         atomic.write_text(
             out_dir / "report.md",
-            f"# {title}\n\n{intro}\n\n" + "\n".join(render.markdown_filled(t) for t in tables),
+            f"# {title}\n\n{intro}\n\n"
+            + "\n".join(render.markdown_filled(t) + render.markdown_curves(t) for t in tables),
         ),
         atomic.write_text(out_dir / "report.csv", render.filled_csv(tables)),
+        atomic.write_text(out_dir / "report-curves.csv", render.curves_csv(tables)),
         atomic.write_text(out_dir / "report.tex", render.latex_document(tables, title)),
         atomic.write_text(out_dir / "report.html", html.page(title, intro, tables, shown)),
     ]

@@ -187,6 +187,33 @@ def gallery_html(gallery: Gallery) -> str:
     )
 
 
+def curve_charts(table: FilledTable) -> list[tuple[str, bytes]]:
+    """One line chart per per-horizon metric of a table: a line per system over the predicted frames, its
+    interval as a band. Returns (title, PNG bytes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts = []
+    for metric, rows in render.curves(table).items():
+        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=80)
+        for label, m in rows:
+            h = [p[0] for p in m.curve]
+            ax.plot(h, [p[1] for p in m.curve], marker="o", label=label)
+            ax.fill_between(h, [p[2] for p in m.curve], [p[3] for p in m.curve], alpha=0.2)
+        ax.set_xlabel("predicted frame (horizon)", fontsize=8)
+        ax.set_xticks(sorted({p[0] for _, m in rows for p in m.curve}))
+        ax.set_title(f"{table.title}: {metric} by horizon ({registry.better(metric)} is better)", fontsize=8)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+        charts.append((f"{table.name} {metric} by horizon", buffer.getvalue()))
+    return charts
+
+
 def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery) -> str:
     toc = "".join(
         f'<li><a href="#{escape(t.name)}">{escape(t.title)}</a> ({t.measured()} of our cells filled)</li>'
@@ -201,6 +228,14 @@ def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery) ->
         )
         or "<p>No charts yet: none of our runs fills a table.</p>"
     )
+    curves = [chart for t in tables for chart in curve_charts(t)]
+    curve_html = (
+        "".join(
+            f'<figure><img class="chart" src="{data_uri("image/png", png)}" alt="chart {escape(name)}"></figure>'
+            for name, png in curves
+        )
+        or "<p>No per-horizon metric (psnr@per-frame, ssim@per-frame) among our runs yet.</p>"
+    )
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
@@ -208,6 +243,7 @@ def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery) ->
         f"<h1>{escape(title)}</h1><p>{escape(intro)}</p><ul>{toc}</ul>"
         f"<h2>Tables</h2>{''.join(table_html(t) for t in tables)}"
         f"<h2>Ours vs the paper's</h2>{chart_html}"
+        f"<h2>Per-horizon curves</h2>{curve_html}"
         f"<h2>Gallery: {escape(gallery.dataset)}</h2>{gallery_html(gallery)}"
         '<pre id="media-status" data-state="pending">media not checked</pre>'
         f"<script>{CHECK_MEDIA}</script></body></html>\n"

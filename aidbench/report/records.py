@@ -66,6 +66,8 @@ class Measurement:
     seeds: tuple[tuple[int, float], ...] = ()
     # The record's protocol card (steps, clip counts, detector sha256), as (field, text) pairs.
     card: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # Per-horizon metrics: (horizon, value, ci_low, ci_high) for each predicted frame.
+    curve: tuple[tuple[int, float, float, float], ...] = field(default=(), compare=False)
 
     def matches(self, where: tuple[tuple[str, Any], ...]) -> bool:
         for key, value in where:
@@ -194,6 +196,10 @@ def scan(results: str | Path) -> list[Measurement]:
                     warnings=tuple(record.get("warnings") or ()),
                     sample_dir=sample_dir,
                     card=tuple((record.get("card") or {}).items()),
+                    curve=tuple(
+                        (int(p["horizon"]), float(p["value"]), float(p["ci_low"]), float(p["ci_high"]))
+                        for p in record.get("curve") or ()
+                    ),
                 )
             )
     return found

@@ -7,6 +7,7 @@ import csv
 import io
 
 from aidbench.report.filled_tables import Cell, FilledTable
+from aidbench.report.records import Measurement
 from aidbench.report.tables import PaperTable
 
 
@@ -168,6 +169,50 @@ def protocol_notes(table: FilledTable) -> list[str]:
             counts = sorted(set(clips))
             lines.append(f"{metric}: " + "; ".join(shown) + f"; clips {' / '.join(counts)}")
     return lines
+
+
+CURVES_CSV_HEADER = ["table", "system", "metric", "horizon", "value", "ci_low", "ci_high", "eval_run"]
+
+
+def curves(table: FilledTable) -> dict[str, list[tuple[str, Measurement]]]:
+    """Per-horizon metrics of a table: metric → [(row label, its measurement)] for rows that have a curve."""
+    found: dict[str, list] = {}
+    for row in table.rows:
+        for cell in row.cells:
+            if cell.ours is not None and cell.ours.curve:
+                found.setdefault(cell.ours.metric, []).append((row.label, cell.ours))
+    return found
+
+
+def curves_csv(tables: list[FilledTable]) -> str:
+    """Every per-horizon point of every table: one line per system, metric and horizon."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CURVES_CSV_HEADER)
+    for table in tables:
+        for metric, rows in curves(table).items():
+            for label, m in rows:
+                for h, value, low, high in m.curve:
+                    writer.writerow([table.name, label, metric, h, value, low, high, m.eval_run])
+    return buffer.getvalue()
+
+
+def markdown_curves(table: FilledTable) -> str:
+    """A table per per-horizon metric: a row per system, a column per predicted frame."""
+    parts = []
+    for metric, rows in curves(table).items():
+        horizons = [h for h, *_ in rows[0][1].curve]
+        lines = [
+            f"#### {metric} by horizon ({table.title})",
+            "",
+            "| system | " + " | ".join(f"frame +{h}" for h in horizons) + " |",
+            "|---" * (len(horizons) + 1) + "|",
+        ]
+        for label, m in rows:
+            cells = [f"{number(v)} [{number(lo)}, {number(hi)}]" for _, v, lo, hi in m.curve]
+            lines.append(f"| {_markdown_escape(label)} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
 
 
 def _short_sha(text: str) -> str:
