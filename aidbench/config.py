@@ -231,7 +231,8 @@ class SampleConfig:
     num_inference_steps: int = Field(30, gt=0)
     text_guidance_scale: float = 12.0
     visual_guidance_scale: float = 1.5
-    samples_per_clip: int = Field(1, gt=0)
+    # Samples of each clip (K), each seeded by (run seed, clip id, k); eval scores the first.
+    num_samples: int = Field(1, gt=0)
     # SVD's own per-frame guidance, first to last frame (svd-zeroshot): its pipeline's defaults.
     svd_min_guidance: float = 1.0
     svd_max_guidance: float = 3.0

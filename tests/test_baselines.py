@@ -88,3 +88,25 @@ def test_a_checkpoint_of_another_system_is_refused(cli, tmp_path):
     assert result.code == 2 and "is a 'svd-fullft' checkpoint, not 'aid'" in result.err
     resumed = cli("sample", "--resume", "latest", "--model", "aid")
     assert resumed.code == 2 and "--resume continues" in resumed.err
+
+
+def test_k_samples_of_a_clip_differ_and_each_is_reproducible(cli, tmp_path):
+    """sample.num_samples=2: a second sample per clip under samples-1/, seeded by (run seed, clip id, 1);
+    the first sample is the one a single-sample run draws."""
+    two = [*TINY, "--set", "sample.num_samples=2"]
+    for run_id, args in (("k2", two), ("k2-again", two), ("k1", TINY)):
+        assert cli("sample", "--model", "svd-zeroshot", *args, "--run-id", run_id).code == 0
+    runs = tmp_path / "results/runs/sample"
+    clips = sorted(p.name for p in (runs / "k2/samples").iterdir())
+    assert clips == sorted(p.name for p in (runs / "k2/samples-1").iterdir()) and len(clips) == 4
+    assert not (runs / "k1/samples-1").exists()
+    for clip in clips:
+        first, second = read_video(runs / "k2/samples" / clip), read_video(runs / "k2/samples-1" / clip)
+        assert np.array_equal(first[:1], second[:1]) and not np.array_equal(first[1:], second[1:])
+        assert np.array_equal(second, read_video(runs / "k2-again/samples-1" / clip))
+        assert np.array_equal(first, read_video(runs / "k1/samples" / clip))
+        meta = json.loads((runs / "k2/samples-1" / clip / "meta.json").read_text())
+        assert (
+            meta["sample"] == 1
+            and meta["seed"] != json.loads((runs / "k2/samples" / clip / "meta.json").read_text())["seed"]
+        )

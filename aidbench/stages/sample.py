@@ -2,10 +2,12 @@
 processes; and the one reader and writer of the samples folder.
 
 <run>/samples/<clip id>/frame_00000.png …  lossless frames, what `aidbench eval --run` scores
-<run>/samples/<clip id>/meta.json           instruction, seed, reference count, system (written last: marks done)
+<run>/samples/<clip id>/meta.json           instruction, seed, sample index, reference count, system
+                                            (written last: marks done)
+<run>/samples-<k>/<clip id>/…               each clip's k-th further sample (sample.num_samples > 1)
 <run>/previews/<clip id>.mp4                H.264 preview for people, never scored
-Each clip's seed is derived from (run seed, clip id) alone, so sharding, resuming and the number of
-processes never change a sample. The first K frames of a sample are the true reference frames followed by
+Each sample's seed is derived from (run seed, clip id, k) alone (k = 0: from (run seed, clip id), as with
+one sample), so sharding, resuming, the number of processes and of samples never change a sample. The first K frames of a sample are the true reference frames followed by
 the K…T−1 predicted ones, as Seer scores cat(reference, prediction) [ours: the pipeline's own
 reconstruction of the reference positions is discarded].
 """
@@ -31,8 +33,15 @@ from aidbench.progress import track
 SAMPLES, PREVIEWS, META = "samples", "previews", "meta.json"
 
 
-def sample_seed(run_seed: int, clip_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{run_seed}:{clip_id}".encode()).digest()[:8], "little") >> 1
+def sample_seed(run_seed: int, clip_id: str, k: int = 0) -> int:
+    """The seed of a clip's k-th sample, from (run seed, clip id, k) alone."""
+    key = f"{run_seed}:{clip_id}" if k == 0 else f"{run_seed}:{clip_id}:{k}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
+
+
+def samples_folder(run_dir: Path, k: int = 0) -> Path:
+    """Where a run keeps its k-th sample of every clip: `samples/` (k = 0, what eval scores), `samples-<k>/`."""
+    return run_dir / (SAMPLES if k == 0 else f"{SAMPLES}-{k}")
 
 
 def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
@@ -101,40 +110,48 @@ def run_sample(
 def sample_clips(
     config: Config, run, split: str, generate, device_state, about: dict[str, Any]
 ) -> dict[str, Any]:
-    """The loop every system shares: this process's share of the split, skipping finished clips.
+    """The loop every system shares: this process's share of the split, sample.num_samples samples of each
+    clip, skipping finished ones.
 
     generate(clip, seed) → uint8 (T, H, W, 3); the true reference frames replace its first K frames.
     """
     dataset = open_dataset(config, split)
     mine = dataset.refs[device_state.process_index :: device_state.num_processes]
+    samples = config.sample.num_samples
     done = skipped = 0
     for ref in track(mine, f"sampling {dataset.name}/{dataset.split}"):
         try:  # a clip id names a folder of ours: never the samples folder itself, never outside it
-            folder = safe_join(run.path / SAMPLES, ref.clip_id)
+            folders = [safe_join(samples_folder(run.path, k), ref.clip_id) for k in range(samples)]
             safe_join(run.path / PREVIEWS, f"{ref.clip_id}.mp4")
         except UnsafePath:
             skipped += 1
             continue
-        if (folder / META).is_file():
-            continue  # finished in an earlier attempt
+        todo = [
+            k for k in range(samples) if not (folders[k] / META).is_file()
+        ]  # others: an earlier attempt's
+        if not todo:
+            continue
         clip = dataset.try_load(ref)
         if not hasattr(clip, "frames"):
             skipped += 1
             continue
-        k = clip.num_ref_frames
-        seed = sample_seed(config.seed, clip.clip_id)
-        frames = np.concatenate([clip.frames[:k], generate(clip, seed)[k:]])
-        write_png_frames(folder, frames)
-        write_video(run.path / PREVIEWS / f"{ref.clip_id}.mp4", frames, fps=8)
-        meta = {
-            "clip_id": clip.clip_id,
-            "instruction": clip.instruction,
-            "seed": seed,
-            "num_ref_frames": k,
-            **about(clip),
-        }
-        atomic.write_json(folder / META, meta)
-        done += 1
+        refs = clip.num_ref_frames
+        for k in todo:
+            seed = sample_seed(config.seed, clip.clip_id, k)
+            frames = np.concatenate([clip.frames[:refs], generate(clip, seed)[refs:]])
+            write_png_frames(folders[k], frames)
+            preview = f"{ref.clip_id}.mp4" if k == 0 else f"{ref.clip_id}.sample-{k}.mp4"
+            write_video(run.path / PREVIEWS / preview, frames, fps=8)
+            meta = {
+                "clip_id": clip.clip_id,
+                "instruction": clip.instruction,
+                "seed": seed,
+                "sample": k,
+                "num_ref_frames": refs,
+                **about(clip),
+            }
+            atomic.write_json(folders[k] / META, meta)
+            done += 1
     return {"generated": done, "skipped": skipped, "clips": len(mine), "samples": str(run.path / SAMPLES)}
 
 
