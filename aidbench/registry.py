@@ -151,6 +151,12 @@ def _entries() -> list[Entry]:
                 "100 × cosine(frame, instruction), OpenAI CLIP ViT-B/32",
             ),
             (
+                "diversity@pixels",
+                "DIVERSITY_PIXELS",
+                "higher",
+                "Mean absolute pixel difference between a clip's K samples (sample.num_samples ≥ 2)",
+            ),
+            (
                 "psnr@per-frame",
                 "PSNR_PER_FRAME",
                 "higher",

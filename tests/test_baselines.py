@@ -110,3 +110,27 @@ def test_k_samples_of_a_clip_differ_and_each_is_reproducible(cli, tmp_path):
             meta["sample"] == 1
             and meta["seed"] != json.loads((runs / "k2/samples" / clip / "meta.json").read_text())["seed"]
         )
+
+
+def test_k_samples_are_scored_mean_of_k_best_of_k_and_for_their_diversity(cli, tmp_path):
+    metrics = ["--metric", "psnr@synthtvp", "--metric", "diversity@pixels", "--json"]
+    assert (
+        cli(
+            "sample", "--model", "svd-zeroshot", *TINY, "--set", "sample.num_samples=3", "--run-id", "k3"
+        ).code
+        == 0
+    )
+    scored = cli("eval", "--run", "k3", *metrics)
+    assert scored.code == 0, scored.err
+    psnr, diversity = (json.loads(line) for line in scored.out.splitlines())
+    over = psnr["samples"]
+    assert over["k"] == 3 and over["best_of_k"]["value"] >= over["mean_of_k"]["value"]
+    assert over["best_of_k"]["value"] >= psnr["value"]  # the first sample is one of the three
+    assert (
+        diversity["metric"] == "diversity@pixels"
+        and 0 < diversity["value"] < 1
+        and diversity["samples"] is None
+    )
+    assert cli("sample", "--model", "svd-zeroshot", *TINY, "--run-id", "k1").code == 0
+    single = cli("eval", "--run", "k1", "--metric", "diversity@pixels")
+    assert single.code == 1 and "sample every clip at least twice" in single.err

@@ -80,6 +80,13 @@ def eval_(
             typer.echo(
                 f"  noise floor ({f['clips']}, {f['splits']} splits): {f['value']:.4f} [{f['low']:.4f}, {f['high']:.4f}]"
             )
+        if r.samples:
+            mean, best = r.samples["mean_of_k"], r.samples["best_of_k"]
+            typer.echo(
+                f"  over {r.samples['k']} samples a clip: mean-of-K {mean['value']:.4f} "
+                f"[{mean['ci_low']:.4f}, {mean['ci_high']:.4f}], best-of-K {best['value']:.4f} "
+                f"[{best['ci_low']:.4f}, {best['ci_high']:.4f}]"
+            )
         for note in r.warnings:
             typer.echo(f"  warning: {note}")
     typer.echo(f"records: {path}")

@@ -53,6 +53,8 @@ class Record:
     noise_floor: dict[str, Any] | None = None
     # Per-horizon metrics: [{horizon, value, ci_low, ci_high}] for each predicted frame in turn.
     curve: list[dict[str, float]] | None = None
+    # Per-clip metrics of K samples per clip: {k, mean_of_k, best_of_k}, each {value, ci_low, ci_high}.
+    samples: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -308,7 +310,25 @@ class Metric:
         raise NotImplementedError
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
-        return record(self.measure(real, fake, ctx), ctx)
+        measured = self.measure(real, fake, ctx)
+        result = record(measured, ctx)
+        if fake.more and measured.scores is not None:
+            further = [self.measure(real, other, ctx).scores for other in fake.more]
+            result.samples = over_samples(self.name, [measured.scores, *further], ctx)
+        return result
+
+
+def over_samples(name: str, scores: list[dict[str, float]], ctx: Context) -> dict[str, Any]:
+    """Each clip's K scores reduced two ways: their mean, and the best (the prediction a user would keep)."""
+    keys = list(scores[0])
+    table = np.array([[s[k] for s in scores] for k in keys])
+    best = table.max(axis=1) if registry.better(name) == "higher" else table.min(axis=1)
+
+    def summary(values: np.ndarray) -> dict[str, float]:
+        low, high = intervals.mean_interval(values, ctx.bootstrap_samples, ctx.confidence, ctx.seed)
+        return {"value": float(values.mean()), "ci_low": low, "ci_high": high}
+
+    return {"k": len(scores), "mean_of_k": summary(table.mean(axis=1)), "best_of_k": summary(best)}
 
 
 @dataclass(frozen=True)
@@ -637,6 +657,46 @@ class FrameCurve(Metric):
         return measured
 
 
+@dataclass(frozen=True)
+class Diversity(Metric):
+    """How different a system's K samples of one clip are: the mean absolute pixel difference of every pair
+    of them over the predicted frames, in [0, 1], averaged per clip. Needs K ≥ 2 (sample.num_samples)."""
+
+    name: str = "diversity@pixels"
+    weights: tuple[str, ...] = ()
+
+    def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        return {
+            "frames": "the predicted",
+            "reference frames": f"left out (the first {ctx.num_ref_frames})",
+            "resize": "none",
+            "features": "none: the pixels themselves",
+            "covariance": "–",
+            "distance": "mean |a − b| / 255 over every pair of a clip's K samples, mean over clips (no "
+            "learned perceptual distance: no LPIPS weights are used)",
+            "arithmetic": "float64",
+        }
+
+    def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
+        return record(self.measure(real, fake, ctx), ctx)  # already over every sample: no best-of-K
+
+    def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
+        if not fake.more:
+            raise UserError(
+                f"{self.name} compares a clip's samples with each other: sample every clip at least twice "
+                "(--set sample.num_samples=2) and score that sample run."
+            )
+        skip = ctx.num_ref_frames
+        sets = [fake, *fake.more]
+        scores = {}
+        for i, name in enumerate(fake.names):
+            videos = [s.videos[i][skip:].astype(np.float64) / 255.0 for s in sets]
+            pairs = [np.abs(a - b).mean() for j, a in enumerate(videos) for b in videos[j + 1 :]]
+            scores[name] = float(np.mean(pairs))
+        protocol = {"metric": "diversity", "distance": "mean absolute pixel difference", "samples": len(sets)}
+        return per_clip(self.name, scores, (real, fake), protocol, {}, self.steps(ctx))
+
+
 def _frame_selection(ctx: Context, length: int | None) -> dict[str, str]:
     if ctx.frames == "predicted":
         return {"frames": "the predicted", "reference frames": f"left out (the first {ctx.num_ref_frames})"}
@@ -672,6 +732,7 @@ INSTRUCTION_SYNTHTVP = SynthMetric("instruction-accuracy@synthtvp")
 COUNTERFACTUAL_SYNTHTVP = SynthMetric("counterfactual-accuracy@synthtvp")
 PSNR_PER_FRAME = FrameCurve("psnr@per-frame", "psnr")
 SSIM_PER_FRAME = FrameCurve("ssim@per-frame", "ssim")
+DIVERSITY_PIXELS = Diversity()
 
 
 def protocol_cards() -> dict[str, dict[str, str]]:

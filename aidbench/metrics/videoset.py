@@ -28,6 +28,8 @@ class VideoSet:
     # How the clips were read and became uint8, for the protocol card: files are scored as stored.
     reading: str = "files as given: videos decoded, frame folders in name order"
     quantisation: str = "uint8 as stored"
+    # The same clips' further samples (k = 1 … K−1), in the same order, when each clip was sampled K times.
+    more: list[VideoSet] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -27,7 +27,7 @@ from aidbench.data.dataset import UnsafePath, safe_join
 from aidbench.data.open import open_dataset
 from aidbench.data.video import write_png_frames, write_video
 from aidbench.errors import UsageError, UserError
-from aidbench.metrics.videoset import load_folder
+from aidbench.metrics.videoset import VideoSet, load_folder
 from aidbench.progress import track
 
 SAMPLES, PREVIEWS, META = "samples", "previews", "meta.json"
@@ -184,5 +184,20 @@ def system_of(run_dir: Path) -> str | None:
 
 
 def load_samples(run_dir: Path):
-    """A sampling run's samples as a VideoSet to score (instructions from each meta.json)."""
-    return load_folder(run_dir / SAMPLES, "generated videos")
+    """A sampling run's samples as a VideoSet to score (instructions from each meta.json), its further
+    samples of the same clips (sample.num_samples > 1) in `more`."""
+    first = load_folder(run_dir / SAMPLES, "generated videos")
+    k = 1
+    while samples_folder(run_dir, k).is_dir():
+        further = load_folder(samples_folder(run_dir, k), f"generated videos (sample {k})").by_name()
+        missing = [n for n in first.names if n not in further]
+        if missing:
+            raise UserError(
+                f"{run_dir.name}: sample {k} of {len(missing)} clips is missing ({', '.join(missing[:3])}); finish "
+                f"the run with `aidbench sample --resume {run_dir.name}`."
+            )
+        first.more.append(
+            VideoSet(first.root, first.names, [further[n] for n in first.names], first.instructions)
+        )
+        k += 1
+    return first
