@@ -84,8 +84,10 @@ def eval_run(
     run_id: str,
     created_at: str = "2026-01-01T00:00:00+00:00",
     n: int = 3,
+    floors: dict[str, float] | None = None,
 ) -> runs.Run:
-    """An eval run of `sample` whose records carry `values`: metric → (value, ci_low, ci_high)."""
+    """An eval run of `sample` whose records carry `values`: metric → (value, ci_low, ci_high), and
+    `floors`: metric → its real-vs-real noise floor."""
     run = runs.start_run("eval", sample.config, run_id=run_id, argv=["test"], device=DEVICE)
     run.manifest["created_at"] = created_at
     run.save()
@@ -103,6 +105,15 @@ def eval_run(
                 {"metric": metric.split("@")[0]},
                 {},
                 card=_card(metric, n),
+                noise_floor={
+                    "value": floors[metric],
+                    "low": 0.0,
+                    "high": 1.0,
+                    "splits": 10,
+                    "clips": "1 vs 2 real",
+                }
+                if floors and metric in floors
+                else None,
             )
             for metric, (value, low, high) in values.items()
         ]

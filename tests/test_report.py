@@ -316,3 +316,11 @@ def test_every_table_says_under_it_how_its_numbers_were_computed(tmp_path):
     records.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "card"}) + "\n" for r in rows))
     build_report(tmp_path / "out", preset="smoke")
     assert "- fvd@seer: no protocol card recorded" in (tmp_path / "out/report.md").read_text()
+
+
+def test_a_set_level_number_shows_its_noise_floor_beside_it(tmp_path):
+    aid = fake_runs.sample_run("aid")
+    fake_runs.eval_run(aid, {"fvd@seer": (120.0, 110.0, 130.0)}, run_id="eval-aid", floors={"fvd@seer": 14.5})
+    build_report(tmp_path / "out", preset="smoke")
+    assert "120.0 [110.0, 130.0] (real vs real 14.50)" in (tmp_path / "out/report.md").read_text()
+    assert "real vs real 14.50" in (tmp_path / "out/report.html").read_text()

@@ -62,7 +62,12 @@ def _ours_cell(cell: Cell) -> str:
         return (
             f'<td class="num"><span class="ours">{number(m.value)}{spread}</span> '
             f'<span class="ci">{render.interval(m).strip()}</span>'
-            f'<span class="run">{escape(runs)}</span></td>'
+            + (
+                f'<span class="ci">real vs real {number(m.noise_floor)}</span>'
+                if m.noise_floor is not None
+                else ""
+            )
+            + f'<span class="run">{escape(runs)}</span></td>'
         )
     if cell.fill:
         return f'<td><span class="fill">fill: <code>{escape(cell.fill)}</code></span></td>'

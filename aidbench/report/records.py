@@ -68,6 +68,8 @@ class Measurement:
     card: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     # Per-horizon metrics: (horizon, value, ci_low, ci_high) for each predicted frame.
     curve: tuple[tuple[int, float, float, float], ...] = field(default=(), compare=False)
+    # Set-level metrics: the real-vs-real noise floor (mean over half splits), when the record has one.
+    noise_floor: float | None = field(default=None, compare=False)
 
     def matches(self, where: tuple[tuple[str, Any], ...]) -> bool:
         for key, value in where:
@@ -200,6 +202,7 @@ def scan(results: str | Path) -> list[Measurement]:
                         (int(p["horizon"]), float(p["value"]), float(p["ci_low"]), float(p["ci_high"]))
                         for p in record.get("curve") or ()
                     ),
+                    noise_floor=(record.get("noise_floor") or {}).get("value"),
                 )
             )
     return found

@@ -93,7 +93,8 @@ def ours_text(cell: Cell) -> str:
     if m is None:
         return ""
     spread = f" ± {number(m.sd)}" if m.sd is not None else ""
-    return f"{number(m.value)}{spread}{interval(m)}"
+    floor = f" (real vs real {number(m.noise_floor)})" if m.noise_floor is not None else ""
+    return f"{number(m.value)}{spread}{interval(m)}{floor}"
 
 
 def provenance(m) -> str:
