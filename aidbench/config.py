@@ -248,6 +248,8 @@ class EvalConfig:
     bootstrap_samples: int = Field(1000, ge=0)
     # Groups of clips per side for set-level metrics' jackknife intervals (FVD, KVD, FID, KID; 0: none).
     jackknife_groups: int = Field(20, ge=0)
+    # Random halvings of the real clips for set-level metrics' real-vs-real noise floor (0: none).
+    noise_floor_splits: int = Field(10, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
     # Frames that per-frame metrics (FID, KID, CLIPSIM) score: all, or only the predicted ones.
     frames: Literal["all", "predicted"] = "all"

@@ -12,6 +12,8 @@ TINY = (
 )
 # Two denoising steps per sample: sampling runs, its quality is not what these tests check.
 FEW_STEPS = ("sample.num_inference_steps=2",)
+# No intervals and no noise floor: for tests of values alone (each would recompute a metric tens of times).
+NO_INTERVALS = ("eval.bootstrap_samples=0", "eval.jackknife_groups=0", "eval.noise_floor_splits=0")
 # One training step on one clip.
 ONE_STEP = ("train.max_steps=1", "train.batch_size_per_device=1")
 

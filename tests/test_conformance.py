@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests import settings
 from tests.golden import make
 
 EXPECTED = json.loads(make.EXPECTED.read_text())
@@ -25,7 +26,7 @@ def _eval(cli, metrics: list[str], files: dict, *extra: str) -> dict[str, float]
         args += ["--metric", metric]
     for name, path in files.items():
         args += ["--weights", f"{name}={path}"]
-    args += ["--set", "eval.bootstrap_samples=0", "--set", f"seed={make.SEED}", *extra]
+    args += [*settings.args(*settings.NO_INTERVALS)[2:], "--set", f"seed={make.SEED}", *extra]
     result = cli(*args)
     assert result.code == 0, result
     records = [json.loads(line) for line in result.out.splitlines() if line.startswith("{")]

@@ -20,6 +20,7 @@ from aidbench.metrics import fvd
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.protocols import CARD_FIELDS, FID_CLEAN, Context, protocols_markdown
 from aidbench.metrics.videoset import load_folder
+from tests import settings
 
 RECORD_KEYS = {"metric", "value", "ci_low", "ci_high", "n_real", "n_fake", "protocol"}
 
@@ -165,7 +166,7 @@ def test_clips_a_metric_cannot_score_are_one_sentence(
 ):
     real = _clips(tmp_path / "real", clips, 1, t=frames)
     fake = _clips(tmp_path / "fake", clips, 2, t=frames)
-    args = ["--metric", metric, "--weights", f"i3d={i3d_weights}", "--set", "eval.bootstrap_samples=0"]
+    args = ["--metric", metric, "--weights", f"i3d={i3d_weights}", *settings.args(*settings.NO_INTERVALS)[2:]]
     result = cli("eval", "--real", str(real), "--fake", str(fake), *args)
     assert result.code == 1 and message in result.err and "Traceback" not in result.err, result
 
@@ -175,7 +176,13 @@ def test_fvd_scores_clips_of_several_sizes_each_resized_on_its_own(cli, tmp_path
     fake = _clips(tmp_path / "fake", 2, 2)
     _clips(tmp_path / "other", 1, 3, size=48)
     shutil.move(tmp_path / "other" / "clip000", fake / "clip002")
-    args = ["--metric", "fvd@seer", "--weights", f"i3d={i3d_weights}", "--set", "eval.bootstrap_samples=0"]
+    args = [
+        "--metric",
+        "fvd@seer",
+        "--weights",
+        f"i3d={i3d_weights}",
+        *settings.args(*settings.NO_INTERVALS)[2:],
+    ]
     result = cli("eval", "--real", str(real), "--fake", str(fake), "--json", *args)
     assert result.code == 0, result.err
     assert json.loads(result.out)["n_fake"] == 3
@@ -232,7 +239,7 @@ def test_per_frame_fid_matches_clean_fid_on_the_same_folders(tmp_path):
         num_workers=0,
         verbose=False,
     )
-    ctx = Context(models={"inception": model}, bootstrap_samples=0)
+    ctx = Context(models={"inception": model}, bootstrap_samples=0, jackknife_groups=0, noise_floor_splits=0)
     record = FID_CLEAN.compute(load_folder(real, "real"), load_folder(fake, "fake"), ctx)
     assert record.value == pytest.approx(expected, rel=1e-6)
     assert record.protocol["frames"] == "all" and record.n_real == 5
@@ -390,7 +397,14 @@ def test_per_frame_metrics_can_leave_out_the_reference_frames(tmp_path):
 
     for frames, expected in (("all", 6 * 4), ("predicted", 5 * 4)):
         seen.clear()
-        ctx = Context(models={"inception": model}, bootstrap_samples=0, frames=frames, num_ref_frames=1)
+        ctx = Context(
+            models={"inception": model},
+            bootstrap_samples=0,
+            jackknife_groups=0,
+            noise_floor_splits=0,
+            frames=frames,
+            num_ref_frames=1,
+        )
         record = FID_CLEAN.compute(load_folder(real, "real"), load_folder(fake, "fake"), ctx)
         assert sum(seen) == 2 * expected and record.protocol["frames"] == frames
 

@@ -67,6 +67,8 @@ class Context:
     bootstrap_samples: int = 1000
     # Groups of clips per side for set-level metrics' jackknife intervals; 0: no interval.
     jackknife_groups: int = 20
+    # Random halvings of the real clips for set-level metrics' noise floor; 0: none.
+    noise_floor_splits: int = 10
     confidence: float = 0.95
     seed: int = 0
     num_ref_frames: int = 1
@@ -161,26 +163,23 @@ def per_clip(name: str, scores: dict[str, float], sets, protocol, weights_sha256
     )
 
 
-FLOOR_SPLITS = 10
-
-
-def noise_floor(measured: Measured, seed: int) -> dict[str, Any] | None:
-    """The metric between two random halves of the real clips, over FLOOR_SPLITS splits."""
+def noise_floor(measured: Measured, splits: int, seed: int) -> dict[str, Any] | None:
+    """The metric between two random halves of the real clips, over `splits` random halvings."""
     n = len(measured.sets[0])
-    if measured.real_pair is None or n < 4:  # a covariance needs two clips a half
+    if measured.real_pair is None or splits == 0 or n < 4:  # a covariance needs two clips a half
         return None
     rng = np.random.default_rng(seed)
     values = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficientWarning)
-        for _ in range(FLOOR_SPLITS):
+        for _ in range(splits):
             order = rng.permutation(n)
             values.append(measured.real_pair(order[: n // 2], order[n // 2 :]))
     return {
         "value": float(np.mean(values)),
         "low": float(np.min(values)),
         "high": float(np.max(values)),
-        "splits": FLOOR_SPLITS,
+        "splits": splits,
         "clips": f"{n // 2} vs {n - n // 2} real",
     }
 
@@ -233,7 +232,7 @@ def record(measured: Measured, ctx: Context) -> Record:
         notes,
         card(measured.steps, real, fake, measured.weights_sha256),
         how,
-        noise_floor(measured, ctx.seed),
+        noise_floor(measured, ctx.noise_floor_splits, ctx.seed),
         None
         if measured.per_frame is None
         else horizon.curve(measured.per_frame, ctx.bootstrap_samples, ctx.confidence, ctx.seed),

@@ -43,6 +43,7 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
         device=device,
         bootstrap_samples=config.eval.bootstrap_samples,
         jackknife_groups=config.eval.jackknife_groups,
+        noise_floor_splits=config.eval.noise_floor_splits,
         confidence=config.eval.confidence,
         seed=config.seed,
         num_ref_frames=config.data.num_ref_frames,
