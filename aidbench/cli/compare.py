@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from aidbench import registry
-from aidbench.cli.options import Device, Json, Overrides, Preset, parse_weights, resolve
+from aidbench.cli.options import Device, Json, MetricWeights, Overrides, Preset, parse_weights, resolve
 
 app = typer.Typer()
 
@@ -21,9 +21,7 @@ def compare(
         list[str] | None,
         typer.Option("--metric", "-m", help="Registered metric; repeatable (default: RUN_A's eval.metrics)."),
     ] = None,
-    weights_opt: Annotated[
-        list[str] | None, typer.Option("--weights", help="NAME=PATH for a metric's weights; repeatable.")
-    ] = None,
+    weights_opt: MetricWeights = None,
     device: Device = None,
     as_json: Json = False,
     preset: Preset = None,

@@ -13,6 +13,7 @@ from aidbench.cli.options import (
     Device,
     DryRun,
     Json,
+    MetricWeights,
     Overrides,
     Preset,
     check_names,
@@ -34,9 +35,7 @@ def eval_(
         Path | None, typer.Option("--real", help="Folder of real videos (files or frame folders).")
     ] = None,
     fake: Annotated[Path | None, typer.Option("--fake", help="Folder of generated videos.")] = None,
-    weights_opt: Annotated[
-        list[str] | None, typer.Option("--weights", help="NAME=PATH for a metric's weights; repeatable.")
-    ] = None,
+    weights_opt: MetricWeights = None,
     device: Device = None,
     as_json: Json = False,
     preset: Preset = None,

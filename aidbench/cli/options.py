@@ -41,6 +41,9 @@ WeightFiles = Annotated[
 Root = Annotated[
     Path | None, typer.Option("--root", help="The dataset's root, in its official layout (data.root).")
 ]
+MetricWeights = Annotated[
+    list[str] | None, typer.Option("--weights", help="NAME=PATH for a metric's weights; repeatable.")
+]
 Device = Annotated[
     str | None, typer.Option("--device", help="cpu or cuda (default: the config's device, auto).")
 ]

@@ -111,6 +111,17 @@ def table_html(table: FilledTable) -> str:
     )
 
 
+def _png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def bar_charts(table: FilledTable) -> list[tuple[str, bytes]]:
     """One horizontal bar chart per column that holds at least one of our numbers: ours (with the
     interval) beside the paper's. Returns (title, PNG bytes)."""
@@ -152,11 +163,7 @@ def bar_charts(table: FilledTable) -> list[tuple[str, bytes]]:
         arrow = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(direction, "")
         ax.set_title(f"{table.title}: {column.label}{arrow}", fontsize=8, wrap=True)
         ax.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
-        charts.append((f"{table.title}: {column.label}", buffer.getvalue()))
+        charts.append((f"{table.title}: {column.label}", _png(fig)))
     return charts
 
 
@@ -211,11 +218,7 @@ def curve_charts(table: FilledTable) -> list[tuple[str, bytes]]:
         ax.set_xticks(sorted({p[0] for _, m in rows for p in m.curve}))
         ax.set_title(f"{table.title}: {metric} by horizon ({registry.better(metric)} is better)", fontsize=8)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
-        charts.append((f"{table.name} {metric} by horizon", buffer.getvalue()))
+        charts.append((f"{table.name} {metric} by horizon", _png(fig)))
     return charts
 
 
