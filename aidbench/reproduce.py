@@ -32,7 +32,7 @@ from aidbench.errors import UsageError, UserError
 from aidbench.report import records
 from aidbench.report.build import build_report
 from aidbench.runs import Run
-from aidbench.stages.compare import differences
+from aidbench.stages.compare import against
 from aidbench.stages.data import eval_split
 from aidbench.stages.eval import score_samples
 
@@ -232,15 +232,11 @@ def _compare(config: Config, run: Run) -> dict[str, Any]:
         return {}
     sampled = run.state["stages"]["sample"]
     folder = runs.stage_dir(config.paths.results, "sample")
-    cfg = system_config(config, reference, run)
-    return {
-        system: {
-            d.metric: d.to_dict()
-            for d in differences(cfg, folder / sampled[system]["run"], folder / sampled[reference]["run"])
-        }
-        for system in config.systems
-        if system != reference
-    }
+    others = {system: folder / sampled[system]["run"] for system in config.systems if system != reference}
+    found = against(
+        system_config(config, reference, run), list(others.values()), folder / sampled[reference]["run"]
+    )
+    return {system: {d.metric: d.to_dict() for d in found[path]} for system, path in others.items()}
 
 
 def summary_path(config: Config, run: Run) -> Path:
@@ -435,9 +431,10 @@ def table(summary: dict[str, Any]) -> str:
     """System × metric, value and interval, as plain text; over several seeds the mean ± sd [t-interval],
     then each seed's values."""
     metrics = sorted({m for s in summary["systems"].values() for m in s["metrics"]})
-    short = [m.split("@")[0] for m in metrics]
+    bare = [m.split("@")[0] for m in metrics]
+    short = [m if bare.count(b) > 1 else b for m, b in zip(metrics, bare, strict=True)]  # psnr@… twice
     seeded = bool(summary.get("seeds"))
-    widths = [max(len(s), 34 if seeded else 24) for s in short]
+    widths = [max(len(s), 34 if seeded else 26) for s in short]
     first = max([14, *(len(system) + 2 for system in summary["systems"])])
     lines = ["system".ljust(first) + "".join(s.ljust(w + 2) for s, w in zip(short, widths, strict=True))]
     for system, entry in summary["systems"].items():

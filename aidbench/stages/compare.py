@@ -40,16 +40,32 @@ def differences(
     cfg: Config, run_a: Path, run_b: Path, explicit: dict[str, str] | None = None, device: str | None = None
 ) -> list[Difference]:
     """Every metric of cfg.eval.metrics on both runs against the same real clips, differenced (a − b)."""
-    check_pair(run_a, run_b)
+    return against(cfg, [run_a], run_b, explicit, device)[run_a]
+
+
+def against(
+    cfg: Config,
+    others: list[Path],
+    reference: Path,
+    explicit: dict[str, str] | None = None,
+    device: str | None = None,
+) -> dict[Path, list[Difference]]:
+    """Each run's differences from one reference run (run − reference), the reference measured once."""
+    for other in others:
+        check_pair(other, reference)
     metrics = metric_objects(list(cfg.eval.metrics))
     ctx = context(cfg, metrics, explicit or {}, device)
-    real, fake_a = run_sets(cfg, run_a)
-    fake_b = run_sets(cfg, run_b)[1]
+    real, fake_ref = run_sets(cfg, reference)
+    base = [m.measure(real, fake_ref, ctx) for m in metrics]
     groups, confidence = cfg.eval.jackknife_groups, cfg.eval.confidence
-    return [
-        difference(m.measure(real, fake_a, ctx), m.measure(real, fake_b, ctx), groups, confidence, cfg.seed)
-        for m in metrics
-    ]
+    found = {}
+    for other in others:
+        fake = run_sets(cfg, other)[1]
+        found[other] = [
+            difference(m.measure(real, fake, ctx), b, groups, confidence, cfg.seed)
+            for m, b in zip(metrics, base, strict=True)
+        ]
+    return found
 
 
 def run_compare(
