@@ -40,10 +40,21 @@ def _torch_env(session: nox.Session) -> Path:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """The test suite (pytest); extra arguments go to pytest, e.g. `nox -s tests -- -k config`."""
+    """The test suite (pytest) on one worker per core; extra arguments go to pytest, e.g. `nox -s tests -- -k
+    config` (`-n 0` runs it in one process)."""
     bin_dir = _torch_env(session)
+    # Each test uses one thread (tests/conftest.py), so a worker per core halves the wall time on two cores.
+    workers = (
+        [] if any(arg.startswith("-n") for arg in session.posargs) else ["-n", "auto", "--dist", "worksteal"]
+    )
     session.run(
-        str(bin_dir / "python"), "-m", "pytest", *session.posargs, external=True, env={"HF_HUB_OFFLINE": "1"}
+        str(bin_dir / "python"),
+        "-m",
+        "pytest",
+        *workers,
+        *session.posargs,
+        external=True,
+        env={"HF_HUB_OFFLINE": "1"},
     )
 
 

@@ -257,6 +257,9 @@ class EvalConfig:
     # clip: its start, or a random start as StyleGAN-V's loader does (seeded here by `seed`). Generated
     # clips are always scored from their first frame, as StyleGAN-V does.
     real_offset: Literal["first", "random"] = "first"
+    # FVD and KVD of protocols that take clips of any length (fvd@seer, kvd@seer) also on every prefix of
+    # the clips from 9 frames on: a curve over the horizon (one more I3D pass over both sets per prefix).
+    prefixes: bool = False
 
 
 @dataclass(config=_STRICT)

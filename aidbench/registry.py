@@ -157,6 +157,18 @@ def _entries() -> list[Entry]:
                 "Mean absolute pixel difference between a clip's K samples (sample.num_samples ≥ 2)",
             ),
             (
+                "diversity@lpips",
+                "DIVERSITY_LPIPS",
+                "higher",
+                "LPIPS (AlexNet) between a clip's K samples (sample.num_samples ≥ 2)",
+            ),
+            (
+                "lpips@per-frame",
+                "LPIPS_PER_FRAME",
+                "lower",
+                "LPIPS (AlexNet) of each predicted frame against the true one: a curve over the horizon",
+            ),
+            (
                 "psnr@per-frame",
                 "PSNR_PER_FRAME",
                 "higher",

@@ -74,6 +74,15 @@ KNOWN: dict[str, Weight] = {
             "fid@clean-frames, kid@clean-frames",
         ),
         Weight(
+            "alexnet",
+            "alexnet-owt-7be5be79.pth",
+            "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth (torchvision's ImageNet AlexNet, "
+            "the backbone of LPIPS v0.1; its linear layers ship inside the lpips package)",
+            "lpips@per-frame, diversity@lpips",
+            # torch hub's cache, where the lpips package's own download would have put it
+            also_at=("~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth",),
+        ),
+        Weight(
             "clip",
             "ViT-B-32.pt",
             "https://openaipublic.azureedge.net/clip/models/"
@@ -134,7 +143,7 @@ def get(name: str) -> Weight:
 
 
 def candidates(weight: Weight, weights_dir: str | Path) -> list[Path]:
-    return [Path(weights_dir).expanduser() / weight.filename, *(Path(p) for p in weight.also_at)]
+    return [Path(weights_dir).expanduser() / weight.filename, *(Path(p).expanduser() for p in weight.also_at)]
 
 
 def _present(weight: Weight, path: Path) -> bool:

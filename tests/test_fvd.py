@@ -117,3 +117,19 @@ def test_conformance_kvd_at_seer_is_the_mmd_seers_evaluation_computes():
     assert fvd.kvd(real, fake) == pytest.approx(seer, rel=1e-10)
     assert fvd.kvd(real, fake, centred=False) == pytest.approx(kernel.mmd2(real, fake), rel=1e-12)
     assert abs(fvd.kvd(real, fake, centred=False) - seer) > 0.1 * abs(seer)  # the two definitions differ here
+
+
+def test_fvd_on_growing_prefixes_rises_where_the_prediction_departs(i3d_weights):
+    from aidbench.metrics.protocols import FVD_SEER, Context
+    from aidbench.metrics.videoset import VideoSet
+
+    real = _videos(5, t=11, seed=1)
+    fake = real.copy()
+    fake[:, 10] = _videos(5, t=1, seed=2, shift=90)[:, 0]  # true up to frame 10, off in the 11th
+    names = [f"clip{i}" for i in range(5)]
+    ctx = Context(num_ref_frames=2, prefixes=True, jackknife_groups=5, models={"i3d": i3d.load(i3d_weights)})
+    record = FVD_SEER.compute(VideoSet(None, names, list(real)), VideoSet(None, names, list(fake)), ctx)
+    assert [(p["horizon"], p["frames"]) for p in record.curve] == [(7, 9), (8, 10), (9, 11)]
+    first, second, whole = record.curve
+    assert first["value"] == pytest.approx(0, abs=1e-3) and second["value"] == pytest.approx(0, abs=1e-3)
+    assert whole["value"] == record.value > 1 and whole["ci_low"] < whole["value"] < whole["ci_high"]

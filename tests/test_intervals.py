@@ -76,3 +76,42 @@ def test_too_few_clips_give_no_interval_and_a_spread_knows_its_p_value():
     low, high = spread.interval(2.0, 0.95)
     assert low == pytest.approx(2.0 - 2.042, abs=1e-3) and high == pytest.approx(2.0 + 2.042, abs=1e-3)
     assert spread.p_value(0.0) == 1.0 and spread.p_value(2.042) == pytest.approx(0.05, abs=1e-3)
+
+
+def test_a_set_level_metric_of_k_samples_is_also_computed_over_all_of_them_pooled():
+    from aidbench.metrics.protocols import CARD_FIELDS, Context, Metric, set_level
+    from aidbench.metrics.videoset import VideoSet
+
+    class MeanGap(Metric):
+        """|mean pixel of the real clips − mean pixel of the generated ones|: a set-level metric by hand."""
+
+        name = "mean-gap"
+
+        def measure(self, real, fake, ctx):
+            a = np.array([v.mean() for v in real.videos])
+            b = np.array([v.mean() for v in fake.videos])
+            return set_level(
+                self.name,
+                lambda i, j: abs(a[i].mean() - b[j].mean()),
+                (real, fake),
+                protocol={},
+                weights_sha256={},
+                steps=dict.fromkeys(CARD_FIELDS, ""),
+            )
+
+    rng = np.random.default_rng(0)
+    names = [f"clip{i}" for i in range(12)]
+
+    def clips(level):
+        return [np.full((2, 4, 4, 3), level + rng.integers(0, 20), np.uint8) for _ in names]
+
+    real = VideoSet(None, names, clips(100))
+    first, second = clips(110), clips(130)
+    fake = VideoSet(None, names, first, more=[VideoSet(None, names, second)])
+    record = MeanGap().compute(real, fake, Context(jackknife_groups=6))
+    pooled = record.samples["pooled"]
+    everything = np.mean([v.mean() for v in first + second])
+    assert record.samples["k"] == 2
+    assert pooled["value"] == pytest.approx(abs(np.mean([v.mean() for v in real.videos]) - everything))
+    assert record.value < pooled["value"]  # the second samples are further from the real clips
+    assert pooled["ci_low"] < pooled["value"] < pooled["ci_high"]

@@ -80,11 +80,14 @@ def eval_(
                 f"  noise floor ({f['clips']}, {f['splits']} splits): {f['value']:.4f} [{f['low']:.4f}, {f['high']:.4f}]"
             )
         if r.samples:
-            mean, best = r.samples["mean_of_k"], r.samples["best_of_k"]
+            ways = [("mean-of-K", "mean_of_k"), ("best-of-K", "best_of_k"), ("all K pooled", "pooled")]
             typer.echo(
-                f"  over {r.samples['k']} samples a clip: mean-of-K {mean['value']:.4f} "
-                f"[{mean['ci_low']:.4f}, {mean['ci_high']:.4f}], best-of-K {best['value']:.4f} "
-                f"[{best['ci_low']:.4f}, {best['ci_high']:.4f}]"
+                f"  over {r.samples['k']} samples a clip: "
+                + ", ".join(
+                    f"{label} {v['value']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]"
+                    for label, key in ways
+                    if (v := r.samples.get(key))
+                )
             )
         for note in r.warnings:
             typer.echo(f"  warning: {note}")

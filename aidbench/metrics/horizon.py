@@ -1,4 +1,4 @@
-"""Per-horizon curves: PSNR and SSIM of each predicted frame against the true one, as the prediction runs on.
+"""Per-horizon curves: PSNR, SSIM and LPIPS of each predicted frame against the true one, as the prediction runs on.
 
 A video predictor is judged by how it falls apart with the horizon (OpenSTL and vp-suite report metrics
 per frame); one number pooled over every frame hides it. Horizon h is the h-th predicted frame (frame
@@ -39,11 +39,16 @@ def ssim(reals: list[np.ndarray], fakes: list[np.ndarray]) -> np.ndarray:
     return values.numpy().reshape(len(reals), -1)
 
 
-def per_frame(kind: str, reals: list[np.ndarray], fakes: list[np.ndarray], skip: int) -> np.ndarray:
-    """(clips, predicted frames) scores of `kind` (psnr or ssim), the first `skip` frames left out."""
+def per_frame(
+    kind: str, reals: list[np.ndarray], fakes: list[np.ndarray], skip: int, lpips=None
+) -> np.ndarray:
+    """(clips, predicted frames) scores of `kind` (psnr, ssim, or lpips with its scorer), the first `skip`
+    frames left out."""
     reals, fakes = [r[skip:] for r in reals], [f[skip:] for f in fakes]
     if kind == "ssim":
         return ssim(reals, fakes)
+    if kind == "lpips":
+        return np.stack([lpips.distance(r, f) for r, f in zip(reals, fakes, strict=True)])
     return np.stack([psnr(r, f) for r, f in zip(reals, fakes, strict=True)])
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from aidbench import registry
 from aidbench.data import synthtvp
 from aidbench.errors import UserError
-from aidbench.metrics import fvd, horizon, intervals, kernel, precision, synthetic
+from aidbench.metrics import fvd, horizon, intervals, kernel, lpips, precision, synthetic
 from aidbench.metrics.cache import FeatureCache
 from aidbench.metrics.clipsim import ARCHITECTURE, CLIPSimilarity
 from aidbench.metrics.fid import InceptionFeatures, frame_features
@@ -53,7 +53,8 @@ class Record:
     noise_floor: dict[str, Any] | None = None
     # Per-horizon metrics: [{horizon, value, ci_low, ci_high}] for each predicted frame in turn.
     curve: list[dict[str, float]] | None = None
-    # Per-clip metrics of K samples per clip: {k, mean_of_k, best_of_k}, each {value, ci_low, ci_high}.
+    # K samples per clip: {k, mean_of_k, best_of_k} for per-clip metrics, {k, pooled} for set-level ones (all
+    # K·N samples as the generated set), each {value, ci_low, ci_high}.
     samples: dict[str, Any] | None = None
 
     def to_json(self) -> str:
@@ -81,6 +82,8 @@ class Context:
     synthtvp_seed: int | None = None
     # A fixed-length protocol's frames from each real clip: "first", or "random" (StyleGAN-V's offsets).
     real_offset: str = "first"
+    # Any-length video protocols also on every prefix of the clips (a curve over the horizon).
+    prefixes: bool = False
 
 
 # A protocol card's steps, in the order a clip goes through them.
@@ -142,6 +145,8 @@ class Measured:
     real_pair: Callable[[np.ndarray, np.ndarray], float] | None = None
     # Per-horizon metrics: (clips, predicted frames) scores, rows in the order of `scores`.
     per_frame: np.ndarray | None = None
+    # Set-level metrics on growing prefixes: [{horizon, frames, value, ci_low, ci_high}].
+    curve: list[dict[str, float]] | None = None
 
 
 def set_level(name: str, statistic, sets: tuple[VideoSet, VideoSet], point=None, **about) -> Measured:
@@ -233,7 +238,7 @@ def record(measured: Measured, ctx: Context) -> Record:
         card(measured.steps, real, fake, measured.weights_sha256),
         how,
         noise_floor(measured, ctx.noise_floor_splits, ctx.seed),
-        None
+        measured.curve
         if measured.per_frame is None
         else horizon.curve(measured.per_frame, ctx.bootstrap_samples, ctx.confidence, ctx.seed),
     )
@@ -314,7 +319,45 @@ class Metric:
         if fake.more and measured.scores is not None:
             further = [self.measure(real, other, ctx).scores for other in fake.more]
             result.samples = over_samples(self.name, [measured.scores, *further], ctx)
+        elif fake.more:
+            result.samples = pooled_samples(self.measure(real, pooled(fake), ctx), len(fake), ctx)
         return result
+
+
+def pooled(fake: VideoSet) -> VideoSet:
+    """Every sample of every clip as one generated set, sample k of all clips after sample k − 1."""
+    sets = [fake, *fake.more]
+    return VideoSet(
+        fake.root,
+        [f"{name}#{k}" for k, s in enumerate(sets) for name in s.names],
+        [video for s in sets for video in s.videos],
+        {f"{name}#{k}": text for k, s in enumerate(sets) for name, text in s.instructions.items()},
+        reading=fake.reading,
+        quantisation=fake.quantisation,
+    )
+
+
+def pooled_samples(measured: Measured, clips: int, ctx: Context) -> dict[str, Any]:
+    """A set-level metric over all K samples of each clip as the generated set. Its jackknife leaves out a
+    clip's K samples together: they share a context, so they are not independent draws."""
+    k = len(measured.sets[1]) // clips
+
+    def by_clip(i: np.ndarray, j: np.ndarray) -> float:
+        return measured.statistic(i, np.concatenate([j + s * clips for s in range(k)]))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RankDeficientWarning)
+        found = intervals.jackknife_interval(
+            by_clip,
+            measured.value,
+            len(measured.sets[0]),
+            clips,
+            ctx.jackknife_groups,
+            ctx.confidence,
+            ctx.seed,
+        )
+    low, high = found or (measured.value, measured.value)
+    return {"k": k, "pooled": {"value": measured.value, "ci_low": low, "ci_high": high}}
 
 
 def over_samples(name: str, scores: list[dict[str, float]], ctx: Context) -> dict[str, Any]:
@@ -416,6 +459,32 @@ class VideoDistance(Metric):
 
         value = video_statistic(self.kind, real_f, fake_f, protocol.ddof)
         real_pair = video_statistic(self.kind, real_f, real_f, protocol.ddof)
+        curve = None
+        if ctx.prefixes and not protocol.num_frames:
+            from aidbench.metrics.i3d import MIN_FRAMES  # torch, loaded already by the extractor
+
+            def prefix(length: int) -> dict[str, float]:
+                if length == real.videos[0].shape[0]:
+                    return set_level_point(value, len(real_f), len(fake_f), ctx)
+                cut = {**description, "prefix": length}
+                a = _features(
+                    ctx, cut, [v[:length] for v in real.videos], extractor, f"{label} real, {length} frames"
+                )
+                b = _features(
+                    ctx,
+                    cut,
+                    [v[:length] for v in fake.videos],
+                    extractor,
+                    f"{label} generated, {length} frames",
+                )
+                return set_level_point(video_statistic(self.kind, a, b, protocol.ddof), len(a), len(b), ctx)
+
+            length = real.videos[0].shape[0]
+            first = max(MIN_FRAMES, ctx.num_ref_frames + 1)
+            curve = [
+                {"horizon": n - ctx.num_ref_frames, "frames": n, **prefix(n)}
+                for n in range(first, length + 1)
+            ]
 
         def point() -> float:
             if self.kind == "fvd":
@@ -432,7 +501,21 @@ class VideoDistance(Metric):
             steps=self.steps(ctx, real.videos[0].shape[0]),
             notes=notes,
             real_pair=real_pair,
+            curve=curve,
         )
+
+
+def set_level_point(statistic, n_real: int, n_fake: int, ctx: Context) -> dict[str, float]:
+    """A set-level statistic on every clip with its jackknife interval (the value alone where none can be made)."""
+    every = (np.arange(n_real), np.arange(n_fake))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RankDeficientWarning)
+        value = float(statistic(*every))
+        found = intervals.jackknife_interval(
+            statistic, value, n_real, n_fake, ctx.jackknife_groups, ctx.confidence, ctx.seed
+        )
+    low, high = found or (value, value)
+    return {"value": value, "ci_low": low, "ci_high": high}
 
 
 @dataclass(frozen=True)
@@ -607,25 +690,35 @@ class SynthMetric(Metric):
 
 @dataclass(frozen=True)
 class FrameCurve(Metric):
-    """PSNR or SSIM of each predicted frame against the true frame of the same clip: a per-clip mean and a
-    curve over the horizon."""
+    """PSNR, SSIM or LPIPS of each predicted frame against the true frame of the same clip: a per-clip mean
+    and a curve over the horizon."""
 
     name: str
-    kind: str  # "psnr" or "ssim"
+    kind: str  # "psnr", "ssim" or "lpips"
     weights: tuple[str, ...] = ()
 
     def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
-        return {
+        steps = {
             "frames": "the predicted, each horizon on its own (the curve) and their mean (the value)",
             "reference frames": f"left out (the first {ctx.num_ref_frames})",
             "resize": "none: the generated and the real clip at the same size",
             "features": "none: the pixels themselves",
             "covariance": "–",
-            "distance": "PSNR in dB of the uint8 frames (an exact copy counts 100 dB)"
-            if self.kind == "psnr"
-            else "SSIM of the uint8 frames, torchmetrics' Gaussian 11×11 window, σ 1.5",
+            "distance": {
+                "psnr": "PSNR in dB of the uint8 frames (an exact copy counts 100 dB)",
+                "ssim": "SSIM of the uint8 frames, torchmetrics' Gaussian 11×11 window, σ 1.5",
+                "lpips": "LPIPS v0.1 of each frame pair: unit-normalised AlexNet activations, weighted by the "
+                "package's linear layers, spatial mean, summed over 5 layers",
+            }[self.kind],
             "arithmetic": "float64",
         }
+        if self.kind == "lpips":
+            steps |= {
+                "resize": lpips.RESIZE,
+                "features": "AlexNet conv1–5 (the lpips package's network); weights `alexnet`",
+                "arithmetic": precision.ARITHMETIC,
+            }
+        return steps
 
     def measure(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Measured:
         _enough(self.name, real, fake, minimum=1)
@@ -643,13 +736,15 @@ class FrameCurve(Metric):
                 f"{self.name}: {unequal[0]} is {shapes[unequal[0]][1]} generated and {shapes[unequal[0]][0]} real; "
                 "the two clips must have the same frames and size."
             )
-        scores = horizon.per_frame(self.kind, [truth[n] for n in fake.names], fake.videos, ctx.num_ref_frames)
+        scorer = _lpips(ctx) if self.kind == "lpips" else None
+        reals = [truth[n] for n in fake.names]
+        scores = horizon.per_frame(self.kind, reals, fake.videos, ctx.num_ref_frames, scorer)
         measured = per_clip(
             self.name,
             dict(zip(fake.names, scores.mean(axis=1), strict=True)),
             (real, fake),
             {"metric": self.kind, "per": "frame", "reference_frames": ctx.num_ref_frames},
-            {},
+            {} if scorer is None else {"alexnet": scorer.weights_sha256},
             self.steps(ctx, fake.videos[0].shape[0]),
         )
         measured.per_frame = scores
@@ -658,22 +753,27 @@ class FrameCurve(Metric):
 
 @dataclass(frozen=True)
 class Diversity(Metric):
-    """How different a system's K samples of one clip are: the mean absolute pixel difference of every pair
-    of them over the predicted frames, in [0, 1], averaged per clip. Needs K ≥ 2 (sample.num_samples)."""
+    """How different a system's K samples of one clip are: the mean distance of every pair of them over the
+    predicted frames, averaged per clip: mean absolute pixel difference in [0, 1], or LPIPS. Needs K ≥ 2
+    (sample.num_samples)."""
 
-    name: str = "diversity@pixels"
+    name: str
+    kind: str  # "pixels" or "lpips"
     weights: tuple[str, ...] = ()
 
     def steps(self, ctx: Context, length: int | None = None) -> dict[str, str]:
+        pixels = self.kind == "pixels"
         return {
             "frames": "the predicted",
             "reference frames": f"left out (the first {ctx.num_ref_frames})",
-            "resize": "none",
-            "features": "none: the pixels themselves",
+            "resize": "none" if pixels else lpips.RESIZE,
+            "features": "none: the pixels themselves"
+            if pixels
+            else "AlexNet conv1–5 (the lpips package's network); weights `alexnet`",
             "covariance": "–",
-            "distance": "mean |a − b| / 255 over every pair of a clip's K samples, mean over clips (no "
-            "learned perceptual distance: no LPIPS weights are used)",
-            "arithmetic": "float64",
+            "distance": ("mean |a − b| / 255" if pixels else "LPIPS v0.1, mean over frames")
+            + " over every pair of a clip's K samples, mean over clips",
+            "arithmetic": "float64" if pixels else precision.ARITHMETIC,
         }
 
     def compute(self, real: VideoSet, fake: VideoSet, ctx: Context) -> Record:
@@ -686,14 +786,31 @@ class Diversity(Metric):
                 "(--set sample.num_samples=2) and score that sample run."
             )
         skip = ctx.num_ref_frames
+        scorer = _lpips(ctx) if self.kind == "lpips" else None
+
+        def distance(a: np.ndarray, b: np.ndarray) -> float:
+            if scorer is not None:
+                return float(scorer.distance(a, b).mean())
+            return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean() / 255.0)
+
         sets = [fake, *fake.more]
         scores = {}
         for i, name in enumerate(fake.names):
-            videos = [s.videos[i][skip:].astype(np.float64) / 255.0 for s in sets]
-            pairs = [np.abs(a - b).mean() for j, a in enumerate(videos) for b in videos[j + 1 :]]
-            scores[name] = float(np.mean(pairs))
-        protocol = {"metric": "diversity", "distance": "mean absolute pixel difference", "samples": len(sets)}
-        return per_clip(self.name, scores, (real, fake), protocol, {}, self.steps(ctx))
+            videos = [s.videos[i][skip:] for s in sets]
+            scores[name] = float(
+                np.mean([distance(a, b) for j, a in enumerate(videos) for b in videos[j + 1 :]])
+            )
+        protocol = {
+            "metric": "diversity",
+            "distance": "mean absolute pixel difference" if scorer is None else "LPIPS (AlexNet, v0.1)",
+            "samples": len(sets),
+        }
+        sha = {} if scorer is None else {"alexnet": scorer.weights_sha256}
+        return per_clip(self.name, scores, (real, fake), protocol, sha, self.steps(ctx))
+
+
+def _lpips(ctx: Context) -> lpips.LPIPS:
+    return ctx.models.get("alexnet") or lpips.LPIPS(ctx.weights["alexnet"], ctx.device)
 
 
 def _frame_selection(ctx: Context, length: int | None) -> dict[str, str]:
@@ -731,7 +848,9 @@ INSTRUCTION_SYNTHTVP = SynthMetric("instruction-accuracy@synthtvp")
 COUNTERFACTUAL_SYNTHTVP = SynthMetric("counterfactual-accuracy@synthtvp")
 PSNR_PER_FRAME = FrameCurve("psnr@per-frame", "psnr")
 SSIM_PER_FRAME = FrameCurve("ssim@per-frame", "ssim")
-DIVERSITY_PIXELS = Diversity()
+LPIPS_PER_FRAME = FrameCurve("lpips@per-frame", "lpips", weights=("alexnet",))
+DIVERSITY_PIXELS = Diversity("diversity@pixels", "pixels")
+DIVERSITY_LPIPS = Diversity("diversity@lpips", "lpips", weights=("alexnet",))
 
 
 def protocol_cards() -> dict[str, dict[str, str]]:

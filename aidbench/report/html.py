@@ -242,7 +242,7 @@ def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery) ->
             f'<figure><img class="chart" src="{data_uri("image/png", png)}" alt="chart {escape(name)}"></figure>'
             for name, png in curves
         )
-        or "<p>No per-horizon metric (psnr@per-frame, ssim@per-frame) among our runs yet.</p>"
+        or "<p>No per-horizon metric (psnr@per-frame, ssim@per-frame, lpips@per-frame, fvd@seer with eval.prefixes) among our runs yet.</p>"
     )
     return (
         "<!DOCTYPE html>\n"

@@ -49,6 +49,7 @@ def context(config: Config, metrics: list, explicit: dict[str, str], device: str
         num_ref_frames=config.data.num_ref_frames,
         frames=config.eval.frames,
         real_offset=config.eval.real_offset,
+        prefixes=config.eval.prefixes,
         cache=FeatureCache(layout.feature_cache(config.paths.results)),
         synthtvp_seed=config.seed if config.data.dataset == "synthtvp" else None,
     )
