@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 from aidbench.errors import UsageError, UserError, did_you_mean
@@ -276,6 +276,15 @@ class PathsConfig:
 
 
 @dataclass(config=_STRICT)
+class Variant:
+    """A named configuration of a registered system (an ablation, a task): `system` with `set`'s dotted
+    settings changed. A preset's `systems` may list it like a system; its runs carry its name (`variant`)."""
+
+    system: str
+    set: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(config=_STRICT)
 class Config:
     preset: str | None = None
     seed: int = 0
@@ -283,8 +292,12 @@ class Config:
     # and summarises over them: mean, standard deviation and each seed's numbers. Empty: `seed` alone.
     seeds: list[int] = dataclasses.field(default_factory=list)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # The systems `aidbench reproduce` runs for this preset (registered model names).
+    # The systems `aidbench reproduce` runs for this preset (registered systems, or names of `variants`).
     systems: list[str] = dataclasses.field(default_factory=lambda: ["aid"])
+    # Named configurations of registered systems (ablations, tasks) that `systems` may list.
+    variants: dict[str, Variant] = dataclasses.field(default_factory=dict)
+    # The variant a run was made for (set by `reproduce`), so its numbers carry that name; None: the system.
+    variant: str | None = None
     # How many of those systems `aidbench reproduce` trains and samples side by side, each in a process
     # of its own with its share of the CPU threads (1: one after another, in-process; a GPU wants 1).
     jobs: int = Field(1, ge=1)
@@ -304,8 +317,30 @@ class Config:
             raise ValueError("one seed is `seed`; seeds lists two or more (or none)")
         return value
 
+    @model_validator(mode="after")
+    def _known_variants(self) -> Config:
+        for name, variant in self.variants.items():
+            for key in variant.set:
+                if key.split(".")[0] not in ("data", "model", "train", "sample"):
+                    raise ValueError(f"variant {name}: {key} is not a data, model, train or sample setting")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def for_system(self, name: str, source: str = "aidbench reproduce") -> Config:
+        """This config for one of `systems`: a registered system as it is, or a variant's system with the
+        variant's settings (and its name in `variant`)."""
+        if name not in self.variants:
+            return with_changes(self, source, model={"name": name})
+        variant = self.variants[name]
+        layer: dict[str, Any] = {}
+        for key, value in variant.set.items():
+            _assign(layer, key.split("."), value)
+        values = _merge(self.to_dict(), layer)
+        values["model"]["name"] = variant.system
+        values["variant"] = name
+        return from_dict(values, source=f"variant {name}")
 
     def sha256(self) -> str:
         return config_sha256(self.to_dict())

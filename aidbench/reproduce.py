@@ -76,13 +76,14 @@ def base_run_id(config: Config) -> str:
     """Names the base run by what shapes it (its settings, without the reproduce-only keys)."""
     settings = base_config(config).to_dict()
     settings.pop("systems"), settings.pop("preset"), settings.pop("eval"), settings.pop("sample")
-    settings.pop("jobs")
+    settings.pop("jobs"), settings.pop("variants"), settings.pop("variant")
     return f"base-{config_sha256(settings)[:16]}"
 
 
 def system_config(config: Config, system: str, run: Run) -> Config:
+    """The config of one of the preset's systems (a variant with its settings), on the shared base."""
     base = run.state.get("stages", {}).get("base", {}).get("weights")
-    return with_changes(config, "aidbench reproduce", model={"name": system, "base_weights": base})
+    return with_changes(config.for_system(system), "aidbench reproduce", model={"base_weights": base})
 
 
 # --------------------------------------------------------------------------- one sub-run at a time
@@ -113,14 +114,14 @@ def _sub_run(parent: Run, stage: str, key: str, config: Config, label: str, work
 # --------------------------------------------------------------------------- systems side by side
 
 
-def _train_system(config: Config, sub: Run, system: str) -> dict[str, Any]:
-    return systems.load(system, "train").train(config, sub)
+def _train_system(config: Config, sub: Run) -> dict[str, Any]:
+    return systems.load(config.model.name, "train").train(config, sub)
 
 
-def _sample_system(config: Config, sub: Run, system: str, checkpoint: str | None, split: str):
+def _sample_system(config: Config, sub: Run, checkpoint: str | None, split: str):
     sub.update_state(checkpoint=checkpoint, split=split)
     path = Path(checkpoint) if checkpoint else None
-    return systems.load(system, "sample").sample(config, sub, path, split)
+    return systems.load(config.model.name, "sample").sample(config, sub, path, split)
 
 
 def _in_child(stage: str, values: dict[str, Any], run_id: str, task, args: tuple, threads: int):
@@ -180,10 +181,9 @@ def _base(config: Config, run: Run) -> dict[str, Any]:
 def _train(config: Config, run: Run) -> dict[str, Any]:
     todo = []
     for system in config.systems:
-        if not systems.trained(system):
-            continue
         cfg = system_config(config, system, run)
-        todo.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, (system,)))
+        if systems.trained(cfg.model.name):
+            todo.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, ()))
     return {
         system: {"run": run_id, "output": result["output"], "final_loss": result["final_loss"]}
         for system, (run_id, result) in _each_system(run, "train", config, todo).items()
@@ -198,7 +198,7 @@ def _sample(config: Config, run: Run) -> dict[str, Any]:
         cfg = system_config(config, system, run)
         checkpoint = trained[system]["output"] if system in trained else None
         label = f"{system}-{cfg.data.dataset}-{split}"
-        todo.append((system, cfg, label, _sample_system, (system, checkpoint, split)))
+        todo.append((system, cfg, label, _sample_system, (checkpoint, split)))
     return {
         system: {"run": run_id, "samples": result["samples"]}
         for system, (run_id, result) in _each_system(run, "sample", config, todo).items()

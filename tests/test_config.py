@@ -161,3 +161,27 @@ def test_stored_configs_are_validated_again():
 def test_configs_are_real_dataclasses():
     assert dataclasses.is_dataclass(Config) and dataclasses.is_dataclass(Config().data)
     assert build([Layer("x", {})]) == Config()
+
+
+def test_a_variant_is_its_system_with_its_settings_and_carries_its_name():
+    from aidbench.cli.options import check_names
+
+    variants = (
+        "variants={aid-no-spatial: {system: aid, set: {model.adapters.spatial: false, train.max_steps: 7}}}"
+    )
+    cfg = resolve(preset="smoke", overrides=[variants, "systems=[aid, aid-no-spatial, svd-zeroshot]"])
+    check_names(cfg)
+    varied = cfg.for_system("aid-no-spatial")
+    assert (varied.model.name, varied.model.adapters.spatial, varied.train.max_steps) == ("aid", False, 7)
+    assert varied.variant == "aid-no-spatial" and varied.model.adapters.long_term
+    plain = cfg.for_system("svd-zeroshot")
+    assert (plain.model.name, plain.variant, plain.train.max_steps) == ("svd-zeroshot", None, 400)
+
+    with pytest.raises(UserError, match="paths.results is not a data, model, train or sample setting"):
+        resolve(overrides=["variants={x: {system: aid, set: {paths.results: /tmp}}}"])
+    for wrong, message in (
+        ("variants={x: {system: nope}}", "unknown system 'nope'"),
+        ("variants={aid: {system: aid}}", "has the name of a registered system"),
+    ):
+        with pytest.raises((UserError, UsageError), match=message):
+            check_names(resolve(overrides=[wrong]))

@@ -324,3 +324,39 @@ def test_a_set_level_number_shows_its_noise_floor_beside_it(tmp_path):
     build_report(tmp_path / "out", preset="smoke")
     assert "120.0 [110.0, 130.0] (real vs real 14.50)" in (tmp_path / "out/report.md").read_text()
     assert "real vs real 14.50" in (tmp_path / "out/report.html").read_text()
+
+
+def test_the_paper_tables_show_our_synthtvp_miniature_of_each_row_beside_the_papers(tmp_path):
+    full = fake_runs.sample_run("aid", run_id="s-aid")
+    fake_runs.eval_run(full, {"instruction-accuracy@synthtvp": (0.55, 0.45, 0.65)}, run_id="eval-aid")
+    variant = fake_runs.sample_run(
+        "aid", run_id="s-nospatial", overrides=("model.adapters.spatial=false", "variant=aid-no-spatial")
+    )
+    fake_runs.eval_run(
+        variant,
+        {"instruction-accuracy@synthtvp": (0.30, 0.20, 0.40)},
+        run_id="eval-nospatial",
+        created_at="2026-02-01T00:00:00+00:00",  # newer: still not the full model's number
+    )
+    build_report(tmp_path / "out", preset="smoke")
+    md = (tmp_path / "out/report.md").read_text()
+
+    adapters = "Ablation of the adapters (SSv2)"
+    header = md.split(f"### {adapters}", 1)[1].splitlines()[2]
+    assert "synthtvp miniature: instruction following (instruction-accuracy@synthtvp): ours" in header
+    assert "synthtvp miniature: instruction following (instruction-accuracy@synthtvp): paper's" not in header
+    assert "**0.3 [0.2, 0.4]** run `eval-nospatial`" in _row(md, adapters, "without spatial adapter")
+    assert "**0.55 [0.45, 0.65]** run `eval-aid`" in _row(md, adapters, "full model")
+    assert "fill: `aidbench reproduce --preset mini`" in _row(md, adapters, "no adapters")
+    assert "not comparable with its numbers" in md.split(f"### {adapters}", 1)[1]
+    main = _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer")
+    assert main.count("paper only (not in aidbench)") == 5  # three datasets, two miniature columns
+    zero_shot = _row(md, "Zero-shot FVD on Epic-100 after training on SSv2", "AID(ours) | zero-shot")
+    assert "no synthtvp miniature of this row yet" in zero_shot
+    clipscore = md.split("### Instruction following on SSv2: FVD and CLIPScore", 1)[1].splitlines()[2]
+    assert "synthtvp miniature: CLIPScore (instruction-accuracy@synthtvp)" in clipscore
+    # our own synthtvp table keeps the variant apart from the system it varies
+    ours = md.split("### Our systems on synthtvp", 1)[1]
+    assert "| aid-no-spatial |" in ours and "| aid |" in ours
+    latex = (tmp_path / "out/report.tex").read_text()
+    assert "synthtvp miniature: instruction following" in latex

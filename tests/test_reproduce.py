@@ -112,14 +112,27 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     assert sampled["config"]["model"]["base_weights"] == state["stages"]["base"]["weights"]
 
     # The smoke preset runs two systems side by side (jobs: 2); one after another gives the same numbers.
-    serial = cli(
-        "reproduce", *MICRO, "--set", "jobs=1", "--set", "systems=[aid,svd-fullft]", "--run-id", "serial"
-    )
+    # A variant (an ablation of AID) is trained, sampled and scored like a system, under its own name.
+    variant = "variants={aid-no-spatial: {system: aid, set: {model.adapters.spatial: false}}}"
+    systems = "systems=[aid,svd-fullft,aid-no-spatial]"
+    serial = cli("reproduce", *MICRO, *settings.args("jobs=1", systems, variant)[2:], "--run-id", "serial")
     assert serial.code == 0, serial
     redone = json.loads((reports / "smoke/summary.json").read_text())["systems"]
     for system in ("aid", "svd-fullft"):
         values = {m: r["value"] for m, r in redone[system]["metrics"].items()}
         assert values == {m: r["value"] for m, r in summary["systems"][system]["metrics"].items()}
+    runs_of = json.loads((tmp_path / "results/runs/reproduce/serial/manifest.json").read_text())["state"][
+        "runs"
+    ]
+    assert set(runs_of["train"]) == {"aid", "svd-fullft", "aid-no-spatial"}
+    scored = json.loads(
+        (tmp_path / "results/runs/eval" / runs_of["eval"]["aid-no-spatial"] / "manifest.json").read_text()
+    )["config"]
+    assert scored["variant"] == "aid-no-spatial" and scored["model"]["adapters"]["spatial"] is False
+    assert redone["aid-no-spatial"]["train_run"] == runs_of["train"]["aid-no-spatial"]
+    ablation = (reports / "smoke/report.md").read_text().split("### Ablation of the adapters (SSv2)")[1]
+    (row,) = [line for line in ablation.splitlines() if line.startswith("| without spatial adapter |")]
+    assert f"run `{runs_of['eval']['aid-no-spatial']}`" in row  # its synthtvp miniature column
 
 
 def test_without_base_steps_there_is_no_base_stage_work(cli, tmp_path):

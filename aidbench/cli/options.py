@@ -66,8 +66,13 @@ def check_names(cfg: Config) -> None:
     """Every name a config mentions must be registered: fail before any work starts."""
     registry.get("dataset", cfg.data.dataset)
     registry.get("system", cfg.model.name)
+    for name, variant in cfg.variants.items():
+        registry.get("system", variant.system)
+        if name in registry.names("system"):
+            raise UsageError(f"variant {name} has the name of a registered system; give it another.")
     for system in cfg.systems:
-        registry.get("system", system)
+        if system not in cfg.variants:
+            registry.get("system", system)
     for metric in cfg.eval.metrics:
         registry.get("metric", metric)
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aidbench.report.records import Measurement, choose
-from aidbench.report.tables import OTHER_SOURCES, OUR_METRIC, PRESET_OF_DATASET, PaperTable
+from aidbench.report.tables import MINIATURE_PRESET, OTHER_SOURCES, OUR_METRIC, PRESET_OF_DATASET, PaperTable
 
 NOT_RUNNABLE = "paper only (not in aidbench)"
+# Our columns in the paper's tables: the same rows on the embedded synthetic benchmark, never the paper's data.
+MINIATURE = "synthtvp miniature:"
+NO_MINIATURE = "no synthtvp miniature of this row yet"
 METRIC_NAMES = {
     "fvd": "FVD",
     "kvd": "KVD",
@@ -26,9 +29,13 @@ class Column:
     paper_metric: str  # the paper's metric name, or our metric for our own tables
     dataset: str
     metric: str | None  # the registered metric (with its protocol) that fills it; None: not an eval metric
+    # A paper table's column of ours alone: what our synthtvp metric stands for in the paper's table.
+    miniature: str | None = None
 
     @property
     def label(self) -> str:
+        if self.miniature:
+            return f"{MINIATURE} {self.miniature} ({self.metric})"
         if self.metric == self.paper_metric:  # our own tables: the registered name says it all
             return self.metric
         name = METRIC_NAMES.get(self.paper_metric, self.paper_metric)
@@ -78,6 +85,14 @@ class FilledTable:
 
     def measured(self) -> int:
         return sum(1 for row in self.rows for cell in row.cells if cell.ours is not None)
+
+    def parts(self, column: Column) -> list[str]:
+        """The sub-columns a column shows: ours, the paper's (not for a miniature), the Δ vs the reference."""
+        return [
+            "ours",
+            *(["paper's"] if self.has_paper and not column.miniature else []),
+            *([f"Δ vs {self.reference}"] if self.reference else []),
+        ]
 
 
 def paper_table(
@@ -130,6 +145,14 @@ def paper_table(
             row.cells.append(cell)
         rows.append(row)
     sources = sorted({r["source"] for r in table.rows()})
+    note = "The paper's numbers: " + "; ".join(sources) + "."
+    if table.miniature:
+        _add_miniature(table, rows, columns, measurements, pinned)
+        note += (
+            f" The {MINIATURE.rstrip(':')} columns are ours alone: the same rows trained and scored on "
+            f"synthtvp (`aidbench reproduce --preset {MINIATURE_PRESET}`), metrics standing for the paper's; "
+            "they are not the paper's datasets and not comparable with its numbers."
+        )
     return FilledTable(
         table.name,
         table.title,
@@ -137,9 +160,34 @@ def paper_table(
         rows,
         has_paper=True,
         rows_are=table.rows_are,
-        note="The paper's numbers: " + "; ".join(sources) + ".",
+        note=note,
         attributes=attributes,
     )
+
+
+def _add_miniature(
+    table: PaperTable,
+    rows: list[Row],
+    columns: list[Column],
+    measurements: list[Measurement],
+    pinned: set[tuple[str, str]],
+) -> None:
+    """A column per miniature metric of the table: each row filled by the run of its Fill on synthtvp."""
+    first = {(r["system"], *(r[a] for a in table.row_attributes())): r for r in table.rows()}
+    for metric, stands_for in table.miniature:
+        columns.append(Column(metric, "synthtvp", metric, miniature=stands_for))
+        for row, paper_row in zip(rows, first.values(), strict=True):
+            fill = table.fill_for(paper_row)
+            cell = Cell()
+            if fill is None:
+                cell.note = NOT_RUNNABLE
+            elif not fill.here:
+                cell.note = NO_MINIATURE
+            else:
+                cell.ours = choose(measurements, fill.system, "synthtvp", metric, fill.where, pinned)
+                if cell.ours is None:
+                    cell.fill = f"aidbench reproduce --preset {MINIATURE_PRESET}"
+            row.cells.append(cell)
 
 
 def ours_table(
@@ -156,7 +204,7 @@ def ours_table(
     reference system."""
     reference, deltas = differences
     present = [m for m in measurements if m.dataset == dataset]
-    systems = list(dict.fromkeys([*systems, *sorted({m.system for m in present})]))
+    systems = list(dict.fromkeys([*systems, *sorted({m.name for m in present})]))
     metrics = list(dict.fromkeys([*metrics, *sorted({m.metric for m in present})]))
     preset = preset or PRESET_OF_DATASET.get(dataset, "<preset>")
     columns = [Column(metric, dataset, metric) for metric in metrics]

@@ -79,20 +79,16 @@ def table_html(table: FilledTable) -> str:
     head = [f'<th rowspan="2">{escape(h)}</th>' for h in (first, *table.attributes)]
     sub = []
     for column in table.columns:
-        parts = [
-            "ours",
-            *(["paper's"] if table.has_paper else []),
-            *([f"Δ vs {table.reference}"] if table.reference else []),
-        ]
+        parts = table.parts(column)
         head.append(f'<th colspan="{len(parts)}">{escape(column.label)}</th>')
         sub += [f"<th>{escape(p)}</th>" for p in parts]
     body = []
     for row in table.rows:
         cells = [f"<th>{escape(row.name)}</th>"]
         cells += [f"<td>{escape(row.attributes[a] or '–')}</td>" for a in table.attributes]
-        for cell in row.cells:
+        for column, cell in zip(table.columns, row.cells, strict=True):
             cells.append(_ours_cell(cell))
-            if table.has_paper:
+            if "paper's" in table.parts(column):
                 value = f'<span class="paper">{escape(cell.paper)}</span>' if cell.paper else "–"
                 cells.append(f'<td class="num">{value}</td>')
             if table.reference:
@@ -138,7 +134,8 @@ def bar_charts(table: FilledTable) -> list[tuple[str, bytes]]:
         labels = [r.label for r in rows]
         ours = [r.cells[index].ours for r in rows]
         paper = [float(r.cells[index].paper) if r.cells[index].paper else None for r in rows]
-        height = 0.38 if table.has_paper else 0.6
+        with_paper = "paper's" in table.parts(column)
+        height = 0.38 if with_paper else 0.6
         fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(rows)), dpi=80)
         ys = list(range(len(rows)))
         values = [m.value if m else 0.0 for m in ours]
@@ -146,9 +143,9 @@ def bar_charts(table: FilledTable) -> list[tuple[str, bytes]]:
             [m.value - m.ci_low if m else 0.0 for m in ours],
             [m.ci_high - m.value if m else 0.0 for m in ours],
         ]
-        shift = -height / 2 if table.has_paper else 0.0
+        shift = -height / 2 if with_paper else 0.0
         ax.barh([y + shift for y in ys], values, height, xerr=errors, color="#1f77b4", label="ours")
-        if table.has_paper:
+        if with_paper:
             ax.barh(
                 [y + height / 2 for y in ys],
                 [p or 0.0 for p in paper],

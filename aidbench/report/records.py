@@ -70,6 +70,13 @@ class Measurement:
     curve: tuple[tuple[int, float, float, float], ...] = field(default=(), compare=False)
     # Set-level metrics: the real-vs-real noise floor (mean over half splits), when the record has one.
     noise_floor: float | None = field(default=None, compare=False)
+    # The preset's variant of `system` the runs were made for (an ablation, a task), when one was.
+    variant: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What our own tables call it: the variant's name, else the system's."""
+        return self.variant or self.system
 
     def matches(self, where: tuple[tuple[str, Any], ...]) -> bool:
         for key, value in where:
@@ -203,6 +210,7 @@ def scan(results: str | Path) -> list[Measurement]:
                         for p in record.get("curve") or ()
                     ),
                     noise_floor=(record.get("noise_floor") or {}).get("value"),
+                    variant=config.get("variant"),
                 )
             )
     return found
@@ -216,11 +224,15 @@ def choose(
     where: tuple[tuple[str, Any], ...] = (),
     pinned: set[tuple[str, str]] = frozenset(),
 ) -> Measurement | None:
-    """The measurement that fills a cell: a pinned (eval run, metric) first, else the newest run."""
+    """The measurement that fills a cell: a pinned (eval run, metric) first, else the newest run. With
+    `where` (a paper table's row), `system` is the system and the settings pick the configuration; without,
+    it is the name our tables use (a variant's, else the system's)."""
     candidates = [
         m
         for m in measurements
-        if m.system == system and m.dataset == dataset and m.metric == metric and m.matches(where)
+        if (m.system == system and m.matches(where) if where else m.name == system)
+        and m.dataset == dataset
+        and m.metric == metric
     ]
     if not candidates:
         return None
@@ -236,11 +248,11 @@ def summarize(
     metrics: list[str] | None = None,
 ) -> dict[str, Any]:
     """The summary dict (schema above) for the newest runs of each system and metric on `dataset`."""
-    systems = systems or sorted({m.system for m in measurements if m.dataset == dataset})
+    systems = systems or sorted({m.name for m in measurements if m.dataset == dataset})
     out: dict[str, Any] = {"preset": preset, "systems": {}}
     for system in systems:
         wanted = metrics or sorted(
-            {m.metric for m in measurements if m.system == system and m.dataset == dataset}
+            {m.metric for m in measurements if m.name == system and m.dataset == dataset}
         )
         picked = [
             m for m in (choose(measurements, system, dataset, metric) for metric in wanted) if m is not None
@@ -387,7 +399,7 @@ def from_summary(summary: dict[str, Any], dataset: str, known: list[Measurement]
             like = have.get((next(iter(cell["seeds"].values())).get("eval_run"), metric)) if seeds else None
             extra.append(
                 Measurement(
-                    system=system,
+                    system=like.system if like else system,
                     dataset=dataset,
                     metric=metric,
                     value=float(cell["value"]),
@@ -404,6 +416,7 @@ def from_summary(summary: dict[str, Any], dataset: str, known: list[Measurement]
                     sd=cell.get("sd") if seeds else None,
                     seeds=seeds,
                     card=like.card if like else (),
+                    variant=like.variant if like else None,
                 )
             )
     return extra

@@ -230,15 +230,11 @@ def markdown_filled(table: FilledTable) -> str:
     """One grid: a row per system or configuration; per metric our value, CI and run, then the paper's."""
     header = ["configuration" if table.rows_are == "configurations" else "system", *table.attributes]
     for column in table.columns:
-        header.append(f"{column.label}: ours")
-        if table.has_paper:
-            header.append(f"{column.label}: paper's")
-        if table.reference:
-            header.append(f"{column.label}: Δ vs {table.reference}")
+        header += [f"{column.label}: {part}" for part in table.parts(column)]
     lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.rows:
         cells = [row.name, *(row.attributes[a] or "–" for a in table.attributes)]
-        for cell in row.cells:
+        for column, cell in zip(table.columns, row.cells, strict=True):
             if cell.ours is not None:
                 where = provenance(cell.ours) if cell.ours.seeds else f"run `{cell.ours.eval_run}`"
                 cells.append(f"**{ours_text(cell)}** {where}")
@@ -246,7 +242,7 @@ def markdown_filled(table: FilledTable) -> str:
                 cells.append(f"– fill: `{cell.fill}`")
             else:
                 cells.append(f"– {cell.note}" if cell.note else "–")
-            if table.has_paper:
+            if "paper's" in table.parts(column):
                 cells.append(cell.paper or "–")
             if table.reference:
                 cells.append(delta_text(table, row.system, cell))
@@ -352,22 +348,18 @@ def latex_escape(text: str) -> str:
 
 def latex_filled(table: FilledTable) -> str:
     """A booktabs table; ours as value with its interval and run id, the paper's in its own column."""
-    per_column = (2 if table.has_paper else 1) + (1 if table.reference else 0)
-    spec = "l" * (1 + len(table.attributes)) + "r" * (per_column * len(table.columns))
+    spec = "l" * (1 + len(table.attributes)) + "r" * sum(len(table.parts(c)) for c in table.columns)
     first = "configuration" if table.rows_are == "configurations" else "system"
     heads = [latex_escape(h.replace("_", " ")) for h in (first, *table.attributes)]
     subs = [""] * len(heads)
     for column in table.columns:
-        parts = [
-            "ours",
-            *(["paper's"] if table.has_paper else []),
-            *([f"Δ vs {table.reference}"] if table.reference else []),
-        ]
+        parts = table.parts(column)
         if len(parts) > 1:
             heads.append(rf"\multicolumn{{{len(parts)}}}{{c}}{{{latex_escape(column.label)}}}")
             subs += [latex_escape(p) for p in parts]
         else:
             heads.append(latex_escape(column.label))
+            subs.append("")
     lines = [
         "\\begin{table}[ht]",
         "\\centering\\small",
@@ -382,7 +374,7 @@ def latex_filled(table: FilledTable) -> str:
     lines.append("\\midrule")
     for row in table.rows:
         cells = [latex_escape(v or "–") for v in (row.name, *(row.attributes[a] for a in table.attributes))]
-        for cell in row.cells:
+        for column, cell in zip(table.columns, row.cells, strict=True):
             if cell.ours is not None:
                 m = cell.ours
                 spread = f" $\\pm$ {number(m.sd)}" if m.sd is not None else ""
@@ -394,7 +386,7 @@ def latex_filled(table: FilledTable) -> str:
                 cells.append(f"{{\\tiny\\texttt{{{latex_escape(cell.fill)}}}}}")
             else:
                 cells.append(f"{{\\tiny {latex_escape(cell.note)}}}" if cell.note else "--")
-            if table.has_paper:
+            if "paper's" in table.parts(column):
                 cells.append(latex_escape(cell.paper) if cell.paper else "--")
             if table.reference:
                 cells.append(latex_escape(delta_text(table, row.system, cell)))

@@ -73,6 +73,7 @@ def sample_config(config: Config, checkpoint: Path | None, system: str | None = 
     values = config.to_dict()
     values["model"] = trained["model"]
     values["data"]["num_frames"] = trained["data"]["num_frames"]
+    values["variant"] = values.get("variant") or trained.get("variant")  # an ablation keeps its name
     return from_dict(values, source=f"{checkpoint}'s config")
 
 
