@@ -388,6 +388,9 @@ def load_preset(name: str) -> dict[str, Any]:
         raise UsageError(f"unknown preset '{name}'{did_you_mean(name, names)} (presets: {', '.join(names)})")
     text = resources.files("aidbench.presets").joinpath(f"{name}.yaml").read_text()
     layer = _read_yaml(text, f"preset {name}")
+    parent = layer.pop("extends", None)
+    if parent is not None:  # a preset that is another with some settings added or changed
+        layer = _merge(load_preset(parent), layer)
     layer["preset"] = name
     return layer
 

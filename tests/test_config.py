@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from aidbench import config, registry
+from aidbench.cli.options import check_names
 from aidbench.config import Config, Layer, build, parse_overrides, preset_names, resolve
 from aidbench.errors import UsageError, UserError
 
@@ -127,9 +128,27 @@ def test_every_preset_resolves_and_names_only_registered_things(name):
     assert cfg.preset == name
     registry.get("dataset", cfg.data.dataset)
     for system in cfg.systems:
-        registry.get("system", system)
+        registry.get("system", cfg.variants[system].system if system in cfg.variants else system)
     for metric in cfg.eval.metrics:
         registry.get("metric", metric)
+    check_names(cfg)
+
+
+def test_the_mini_preset_is_the_smoke_preset_with_every_row_it_fills():
+    smoke, mini = resolve(preset="smoke"), resolve(preset="mini")
+    assert set(smoke.systems) < set(mini.systems) and {"opensora-zeroshot", "opensora-fullft"} < set(
+        mini.systems
+    )
+    assert (mini.data, mini.train, mini.sample, mini.eval) == (
+        smoke.data,
+        smoke.train,
+        smoke.sample,
+        smoke.eval,
+    )
+    ablations = {name: variant.set for name, variant in mini.variants.items()}
+    assert ablations["aid-no-spatial"] == {"model.adapters.spatial": False}
+    assert {"aid-no-multimodal", "aid-no-decomposed", "aid-no-states"} < set(mini.systems)
+    assert {"aid-no-adapters", "aid-no-spatial", "aid-no-temporal"} < set(mini.systems)
 
 
 def test_required_presets_exist():

@@ -347,7 +347,11 @@ def test_the_paper_tables_show_our_synthtvp_miniature_of_each_row_beside_the_pap
     assert "synthtvp miniature: instruction following (instruction-accuracy@synthtvp): paper's" not in header
     assert "**0.3 [0.2, 0.4]** run `eval-nospatial`" in _row(md, adapters, "without spatial adapter")
     assert "**0.55 [0.45, 0.65]** run `eval-aid`" in _row(md, adapters, "full model")
-    assert "fill: `aidbench reproduce --preset mini`" in _row(md, adapters, "no adapters")
+    assert "fill: `aidbench reproduce --preset mini` |" in _row(md, adapters, "no adapters")
+    short_term = _row(md, adapters, "without short-term temporal adapter")
+    assert "fill: `aidbench reproduce --preset mini --set systems=[aid-no-short-term]`" in short_term
+    mcondition = "Ablation of MCondition (SSv2)"
+    assert "no synthtvp miniature of this row yet" in _row(md, mcondition, "no MCondition")
     assert "not comparable with its numbers" in md.split(f"### {adapters}", 1)[1]
     main = _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer")
     assert main.count("paper only (not in aidbench)") == 5  # three datasets, two miniature columns

@@ -3,10 +3,18 @@ for the paper's tables, the paper's value beside it. Renderers read only these o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from aidbench.report.records import Measurement, choose
-from aidbench.report.tables import MINIATURE_PRESET, OTHER_SOURCES, OUR_METRIC, PRESET_OF_DATASET, PaperTable
+from aidbench.report.tables import (
+    MINIATURE_PRESET,
+    OTHER_SOURCES,
+    OUR_METRIC,
+    PRESET_OF_DATASET,
+    Fill,
+    PaperTable,
+)
 
 NOT_RUNNABLE = "paper only (not in aidbench)"
 # Our columns in the paper's tables: the same rows on the embedded synthetic benchmark, never the paper's data.
@@ -186,8 +194,29 @@ def _add_miniature(
             else:
                 cell.ours = choose(measurements, fill.system, "synthtvp", metric, fill.where, pinned)
                 if cell.ours is None:
-                    cell.fill = f"aidbench reproduce --preset {MINIATURE_PRESET}"
+                    cell.fill = miniature_command(fill)
+                    cell.note = None if cell.fill else NO_MINIATURE
             row.cells.append(cell)
+
+
+@functools.cache
+def _miniature_preset():
+    from aidbench.config import resolve
+
+    return resolve(preset=MINIATURE_PRESET)
+
+
+def miniature_command(fill: Fill) -> str | None:
+    """The command that fills a row's miniature: the miniature preset, naming the variant of the preset
+    that has the row's settings when the preset's own systems leave it out; None when no variant has them."""
+    preset = _miniature_preset()
+    command = f"aidbench reproduce --preset {MINIATURE_PRESET}"
+    if not fill.sets:
+        return command if fill.system in preset.systems else f"{command} --set systems=[{fill.system}]"
+    for name, variant in preset.variants.items():
+        if variant.system == fill.system and variant.set == dict(fill.sets):
+            return command if name in preset.systems else f"{command} --set systems=[{name}]"
+    return None
 
 
 def ours_table(
