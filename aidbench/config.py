@@ -61,6 +61,9 @@ class DataConfig:
     # [smoke] synthtvp's task variant (aidbench/data/synthtvp.py, VARIANTS): "full" (the benchmark) or
     # "move1" (one object, the four move instructions only).
     synthtvp_task: Literal["full", "move1"] = "full"
+    # [ours] synthtvp's look (synthtvp.py, DOMAINS): "default", or "shifted" (larger objects on mid-grey),
+    # which a model trained on the default domain has never seen: the zero-shot transfer of Table 5.
+    synthtvp_domain: Literal["default", "shifted"] = "default"
     # [ours] Stop with an error when more than this fraction of videos is corrupt.
     max_corrupt_fraction: float = Field(0.01, ge=0.0, le=1.0)
 
@@ -282,6 +285,9 @@ class Variant:
 
     system: str
     set: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Sample with the checkpoint `reproduce` trains for this other entry of `systems` instead of training
+    # one: a zero-shot transfer when `set` changes the data (data.synthtvp_domain: shifted).
+    checkpoint_of: str | None = None
 
 
 @dataclass(config=_STRICT)
@@ -298,6 +304,9 @@ class Config:
     variants: dict[str, Variant] = dataclasses.field(default_factory=dict)
     # The variant a run was made for (set by `reproduce`), so its numbers carry that name; None: the system.
     variant: str | None = None
+    # Systems whose training `reproduce` also times at the preset's sizes and batch (`aidbench bench train`
+    # names: aid, aid-fullft, svd-fullft, opensora-fullft, videofusion): supplementary Table 3 in miniature.
+    bench: list[str] = dataclasses.field(default_factory=list)
     # How many of those systems `aidbench reproduce` trains and samples side by side, each in a process
     # of its own with its share of the CPU threads (1: one after another, in-process; a GPU wants 1).
     jobs: int = Field(1, ge=1)

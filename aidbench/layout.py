@@ -1,7 +1,8 @@
 """The results folder (config paths.results: `results/` by default, or $AIDBENCH_RESULTS), laid out once:
 
 <results>/runs/<stage>/<run id>/   one folder per run: manifest.json and what the stage wrote
-<results>/reports/<name>/          a report (report.md, .csv, .tex, .html) and its summary.json
+<results>/reports/<name>/          a report (report.md, .csv, .tex, .html), its summary.json and, when the
+                                   preset times training, bench-train.json
 <results>/cache/features/          the feature cache, keyed by extractor and clip content
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 SUMMARY_FILE = "summary.json"
+# `reproduce`'s training speed record of a preset (`aidbench bench train` at its sizes).
+BENCH_FILE = "bench-train.json"
 
 
 def runs_dir(results: str | Path, stage: str) -> Path:

@@ -1,7 +1,8 @@
 """`aidbench reproduce`: every stage, in order, for the systems of a preset, resumable stage by stage.
 
 data → base (a text-blind SVD base, when `train.base_steps` asks) → train (each trainable system) →
-sample (each system) → eval (each system) → compare (each system against AID, clip by clip) → summary
+sample (each system) → eval (each system) → compare (each system against AID, clip by clip) → bench (the
+training speed of the preset's `bench` systems, when it names any) → summary
 (`<results>/reports/<preset>/summary.json`) → report.
 With `seeds` (`--seeds 0,1,2,3,4`), data → … → eval runs once per seed, each seed a reproduce run of its
 own, and the summary holds every seed's numbers and their mean, sd and interval over the seeds.
@@ -182,12 +183,19 @@ def _train(config: Config, run: Run) -> dict[str, Any]:
     todo = []
     for system in config.systems:
         cfg = system_config(config, system, run)
-        if systems.trained(cfg.model.name):
+        if systems.trained(cfg.model.name) and _checkpoint_of(config, system) == system:
             todo.append((system, cfg, f"{system}-{cfg.data.dataset}", _train_system, ()))
     return {
         system: {"run": run_id, "output": result["output"], "final_loss": result["final_loss"]}
         for system, (run_id, result) in _each_system(run, "train", config, todo).items()
     }
+
+
+def _checkpoint_of(config: Config, system: str) -> str:
+    """The entry of `systems` whose training `system` samples from: itself, unless it is a variant that
+    transfers another's checkpoint."""
+    variant = config.variants.get(system)
+    return variant.checkpoint_of if variant is not None and variant.checkpoint_of else system
 
 
 def _sample(config: Config, run: Run) -> dict[str, Any]:
@@ -196,7 +204,8 @@ def _sample(config: Config, run: Run) -> dict[str, Any]:
     todo = []
     for system in config.systems:
         cfg = system_config(config, system, run)
-        checkpoint = trained[system]["output"] if system in trained else None
+        source = _checkpoint_of(config, system)
+        checkpoint = trained[source]["output"] if source in trained else None
         label = f"{system}-{cfg.data.dataset}-{split}"
         todo.append((system, cfg, label, _sample_system, (checkpoint, split)))
     return {
@@ -237,6 +246,19 @@ def _compare(config: Config, run: Run) -> dict[str, Any]:
         system_config(config, reference, run), list(others.values()), folder / sampled[reference]["run"]
     )
     return {system: {d.metric: d.to_dict() for d in found[path]} for system, path in others.items()}
+
+
+def _bench(config: Config, run: Run) -> dict[str, Any]:
+    """Time the training of the preset's `bench` systems at its sizes and batch (`aidbench bench train`);
+    the record goes beside the summary, where the report reads Table 3's miniature."""
+    if not config.bench:
+        return {}
+    from aidbench.bench import measure
+
+    record = measure.run("train", config, list(config.bench), batch=config.train.batch_size_per_device)
+    path = layout.reports_dir(config.paths.results, config.preset or run.run_id) / layout.BENCH_FILE
+    atomic.write_text(path, json.dumps(record, indent=2) + "\n")
+    return {"path": str(path), "ratios": record.get("ratios")}
 
 
 def summary_path(config: Config, run: Run) -> Path:
@@ -340,10 +362,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("sample", _sample),
     Stage("eval", _eval),
     Stage("compare", _compare),
+    Stage("bench", _bench),
     Stage("summary", _summary),
     Stage("report", _report),
 )
-# What each seed of a several-seed reproduce runs; the summary over the seeds and the report follow once.
+# What each seed of a several-seed reproduce runs; the timing, the summary over the seeds and the report
+# follow once.
 PER_SEED_STAGES = STAGES[:6]
 SEEDED_STAGES: tuple[Stage, ...] = (Stage("seeds", _seeds, nested=True), *STAGES[6:])
 

@@ -149,6 +149,10 @@ def test_the_mini_preset_is_the_smoke_preset_with_every_row_it_fills():
     assert ablations["aid-no-spatial"] == {"model.adapters.spatial": False}
     assert {"aid-no-multimodal", "aid-no-decomposed", "aid-no-states"} < set(mini.systems)
     assert {"aid-no-adapters", "aid-no-spatial", "aid-no-temporal"} < set(mini.systems)
+    transfer = mini.for_system("aid-zero-shot")
+    assert (
+        transfer.data.synthtvp_domain == "shifted" and mini.variants["aid-zero-shot"].checkpoint_of == "aid"
+    )
 
 
 def test_required_presets_exist():
@@ -200,7 +204,11 @@ def test_a_variant_is_its_system_with_its_settings_and_carries_its_name():
         resolve(overrides=["variants={x: {system: aid, set: {paths.results: /tmp}}}"])
     for wrong, message in (
         ("variants={x: {system: nope}}", "unknown system 'nope'"),
+        (
+            "variants={x: {system: aid, checkpoint_of: svd-fullft}}",
+            "must be a 'aid' among the preset's systems",
+        ),
         ("variants={aid: {system: aid}}", "has the name of a registered system"),
     ):
         with pytest.raises((UserError, UsageError), match=message):
-            check_names(resolve(overrides=[wrong]))
+            check_names(resolve(overrides=[wrong, "systems=[aid, svd-fullft, x]"]))

@@ -27,7 +27,7 @@ METRICS = [
     "psnr@per-frame",
     "ssim@per-frame",
 ]
-STAGES = ["data", "base", "train", "sample", "eval", "compare", "summary", "report"]
+STAGES = ["data", "base", "train", "sample", "eval", "compare", "bench", "summary", "report"]
 
 
 @pytest.mark.slow
@@ -40,12 +40,12 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     assert "stage 'summary' failed" in failed.err and "aidbench reproduce --resume first" in failed.err
     manifest = json.loads((tmp_path / "results/runs/reproduce/first/manifest.json").read_text())
     assert manifest["status"] == "failed"
-    assert list(manifest["state"]["stages"]) == ["data", "base", "train", "sample", "eval", "compare"]
+    assert list(manifest["state"]["stages"]) == STAGES[:7]
     (reports / "smoke").unlink()
 
     resumed = cli("reproduce", "--resume", "first", "--record", str(tmp_path / "record.json"))
     assert resumed.code == 0, resumed
-    for stage in ["data", "base", "train", "sample", "eval", "compare"]:
+    for stage in STAGES[:7]:
         assert f"{stage:<8} done (earlier attempt)" in resumed.out
     assert "summary  done" in resumed.out and "report   done" in resumed.out
     state = json.loads((tmp_path / "results/runs/reproduce/first/manifest.json").read_text())["state"]
@@ -113,9 +113,16 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
 
     # The smoke preset runs two systems side by side (jobs: 2); one after another gives the same numbers.
     # A variant (an ablation of AID) is trained, sampled and scored like a system, under its own name.
-    variant = "variants={aid-no-spatial: {system: aid, set: {model.adapters.spatial: false}}}"
-    systems = "systems=[aid,svd-fullft,aid-no-spatial]"
-    serial = cli("reproduce", *MICRO, *settings.args("jobs=1", systems, variant)[2:], "--run-id", "serial")
+    # A variant that samples another's checkpoint on other data (a zero-shot transfer) trains nothing.
+    variant = (
+        "variants={aid-no-spatial: {system: aid, set: {model.adapters.spatial: false}}, "
+        "aid-shifted: {system: aid, checkpoint_of: aid, set: {data.synthtvp_domain: shifted}}}"
+    )
+    systems = "systems=[aid,svd-fullft,aid-no-spatial,aid-shifted]"
+    timed = "bench=[aid,aid-fullft]"  # and Table 3's miniature: the two trainings timed
+    serial = cli(
+        "reproduce", *MICRO, *settings.args("jobs=1", systems, variant, timed)[2:], "--run-id", "serial"
+    )
     assert serial.code == 0, serial
     redone = json.loads((reports / "smoke/summary.json").read_text())["systems"]
     for system in ("aid", "svd-fullft"):
@@ -130,9 +137,17 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     )["config"]
     assert scored["variant"] == "aid-no-spatial" and scored["model"]["adapters"]["spatial"] is False
     assert redone["aid-no-spatial"]["train_run"] == runs_of["train"]["aid-no-spatial"]
+    assert redone["aid-shifted"]["train_run"] == runs_of["train"]["aid"]
+    transferred = tmp_path / "results/runs/sample" / runs_of["sample"]["aid-shifted"] / "samples"
+    assert all("-move1-shifted-test-" in p.name for p in transferred.iterdir())
     ablation = (reports / "smoke/report.md").read_text().split("### Ablation of the adapters (SSv2)")[1]
     (row,) = [line for line in ablation.splitlines() if line.startswith("| without spatial adapter |")]
     assert f"run `{runs_of['eval']['aid-no-spatial']}`" in row  # its synthtvp miniature column
+    speed = json.loads((reports / "smoke/bench-train.json").read_text())
+    assert [entry["system"] for entry in speed["systems"]] == ["aid", "aid-fullft"]
+    table3 = (reports / "smoke/report.md").read_text().split("### Training time and GPU memory, 16 frames")[1]
+    (ours,) = [line for line in table3.splitlines() if line.startswith("| Ours |")]
+    assert "run `bench-train.json`" in ours
 
 
 def test_without_base_steps_there_is_no_base_stage_work(cli, tmp_path):
@@ -159,7 +174,7 @@ def test_several_seeds_run_every_stage_per_seed_and_summarise_their_spread(cli, 
     )
     assert result.code == 0, result
     state = json.loads((tmp_path / "results/runs/reproduce/seeded/manifest.json").read_text())["state"]
-    assert list(state["stages"]) == ["seeds", "summary", "report"]
+    assert list(state["stages"]) == ["seeds", "bench", "summary", "report"]
     seed_runs = state["runs"]["reproduce"]
     assert set(seed_runs) == {"seed-0", "seed-1"}
     per_seed = {}

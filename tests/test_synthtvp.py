@@ -155,3 +155,50 @@ def test_the_task_reaches_the_dataset_and_the_export(tmp_path):
         assert synthtvp.locate(clip.frames, [ep.objects[0].colour]) == synthtvp.expected_boxes(ep, 8, 16)
     with pytest.raises(UserError, match="other settings"):
         export_synthtvp(out, n=4, seed=0, resolution=16, num_frames=8, splits=("test",))
+
+
+def test_the_shifted_domain_is_the_same_task_larger_on_grey_and_named_in_its_clip_ids():
+    default = synthtvp.episode(0, "test", 5, "move1")
+    shifted = synthtvp.episode(0, "test", 5, "move1", "shifted")
+    assert default.clip_id == "synthtvp-move1-test-00001-1"  # the default domain's ids do not change
+    assert shifted.clip_id == "synthtvp-move1-shifted-test-00001-1"
+    assert synthtvp.episode(0, "test", 5, "full", "shifted").clip_id == "synthtvp-shifted-test-00001-1"
+    for clip_id, task, domain in (
+        (shifted.clip_id, "move1", "shifted"),
+        ("synthtvp-shifted-test-00001-1", "full", "shifted"),
+        (default.clip_id, "move1", "default"),
+    ):
+        assert (synthtvp.task_of_clip_id(clip_id), synthtvp.domain_of_clip_id(clip_id)) == (task, domain)
+        assert synthtvp.parse_clip_id(clip_id) == ("test", 5)
+    assert shifted.instruction.startswith("Moving the ")
+    low, high = synthtvp.DOMAINS["shifted"].sizes
+    for index in range(40):
+        ep = synthtvp.episode(2, "train", index, "full", "shifted")
+        assert all(low <= o.size <= high for o in ep.objects)
+        video = synthtvp.render(ep, 6, 32)
+        assert tuple(video[0, 0, 0]) == (112, 112, 112) or any(o.size for o in ep.objects)
+        colours = [o.colour for o in ep.objects]
+        assert synthtvp.locate(video, colours, domain="shifted") == synthtvp.expected_boxes(ep, 6, 32)
+    with pytest.raises(ValueError, match="domains default, shifted"):
+        synthtvp.episode(0, "test", 0, "full", "dark")
+
+
+def test_a_config_opens_the_shifted_domain_and_its_ground_truth_scores_perfectly():
+    from aidbench.metrics import synthetic
+
+    cfg = resolve(preset="smoke", overrides=["data.synthtvp_domain=shifted", "data.max_clips=8"])
+    dataset = open_dataset(cfg, "test")
+    clip = dataset.load(dataset.refs[0])
+    assert clip.clip_id.startswith("synthtvp-move1-shifted-test-") and tuple(clip.frames[0, 0, 0]) == (
+        112,
+        112,
+        112,
+    )
+    truths, fakes = {}, {}
+    for ref in dataset.refs:
+        split, index = synthtvp.parse_clip_id(ref.clip_id)
+        ep = synthtvp.episode(0, split, index, "move1", synthtvp.domain_of_clip_id(ref.clip_id))
+        truths[ref.clip_id] = synthetic.Truth.of_episode(ep, 5, 16)
+        fakes[ref.clip_id] = truths[ref.clip_id].frames
+    scores = synthetic.score("instruction-accuracy@synthtvp", fakes, truths, 1)
+    assert set(scores.values()) == {1.0}

@@ -70,6 +70,16 @@ def check_names(cfg: Config) -> None:
         registry.get("system", variant.system)
         if name in registry.names("system"):
             raise UsageError(f"variant {name} has the name of a registered system; give it another.")
+        source = variant.checkpoint_of
+        if (
+            source is not None
+            and name in cfg.systems
+            and (source not in cfg.systems or cfg.for_system(source).model.name != variant.system)
+        ):
+            raise UsageError(
+                f"variant {name} samples the checkpoint of {source}, which must be a '{variant.system}' "
+                "among the preset's systems."
+            )
     for system in cfg.systems:
         if system not in cfg.variants:
             registry.get("system", system)

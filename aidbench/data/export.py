@@ -27,6 +27,7 @@ def export_synthtvp(
     num_frames: int,
     splits: tuple[str, ...] = tuple(synthtvp.SPLITS),
     task: str = "full",
+    domain: str = "default",
 ) -> dict[str, Any]:
     out = Path(out)
     previous = out / "synthtvp.json"
@@ -34,8 +35,15 @@ def export_synthtvp(
         import json
 
         old = json.loads(previous.read_text())
-        settings = {"seed": seed, "resolution": resolution, "num_frames": num_frames, "task": task}
-        old.setdefault("task", "full")  # exports from before the task variants
+        settings = {
+            "seed": seed,
+            "resolution": resolution,
+            "num_frames": num_frames,
+            "task": task,
+            "domain": domain,
+        }
+        old.setdefault("task", "full")  # exports from before the task variants and domains
+        old.setdefault("domain", "default")
         if {k: old.get(k) for k in settings} != settings:
             raise UserError(
                 f"{out} holds a synthtvp export with other settings ({ {k: old.get(k) for k in settings} }); "
@@ -48,6 +56,7 @@ def export_synthtvp(
         "resolution": resolution,
         "num_frames": num_frames,
         "task": task,
+        "domain": domain,
         "splits": {},
     }
     tracks: dict[str, Any] = {}
@@ -55,7 +64,7 @@ def export_synthtvp(
     for split in splits:
         annotations = []
         for index in track(range(n), f"exporting synthtvp/{split}"):
-            ep = synthtvp.episode(seed, split, index, task)
+            ep = synthtvp.episode(seed, split, index, task, domain)
             folder = out / "rawframes" / ep.clip_id
             if not folder.is_dir():
                 write_png_frames(folder, synthtvp.render(ep, num_frames, resolution), prefix="img_", start=1)

@@ -25,7 +25,11 @@ def open_dataset(
 ) -> ClipDataset:
     name = name or config.data.dataset
     adapter = registry.load("dataset", name)
-    kwargs = {"seed": config.seed, "task": config.data.synthtvp_task} if name in EMBEDDED else {}
+    kwargs = (
+        {"seed": config.seed, "task": config.data.synthtvp_task, "domain": config.data.synthtvp_domain}
+        if name in EMBEDDED
+        else {}
+    )
     return adapter(
         root if root is not None else dataset_root(config, name),
         split,

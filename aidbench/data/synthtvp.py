@@ -9,6 +9,11 @@ from the colour of a lossless frame (`locate`).
 
 Counterfactual groups: clips `group*G … group*G+G-1` share their scene, hence their first frame, and
 differ only in the instruction, hence the future.
+
+Domains: `default` is the above; `shifted` is the same tasks, palette and instructions with larger objects
+(0.22–0.28 of the frame instead of 0.14–0.22) on a mid-grey background instead of a near-black one: a
+domain a model trained on the default one has never seen (the zero-shot transfer of the paper's
+supplementary Table 5, in miniature). A domain other than `default` is named in its clip ids.
 """
 
 from __future__ import annotations
@@ -42,6 +47,21 @@ MOVE_DISTANCE = 0.3  # of the frame, for "move"
 MARGIN = 0.03  # minimum gap between objects and to the border, of the frame
 
 Kind = Literal["move", "push", "put_on", "remove"]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """How a scene looks: the background colour and the range of object sizes (fractions of the frame)."""
+
+    background: tuple[int, int, int]
+    sizes: tuple[float, float]
+
+
+DOMAINS = {
+    "default": Domain(BACKGROUND, (0.14, 0.22)),
+    # Mid-grey stays over 150 RGB units from every palette colour, so objects are still found by colour.
+    "shifted": Domain((112, 112, 112), (0.22, 0.28)),
+}
 # Task variants [ours, smoke]: "full" is synthtvp as described above; "move1" is one object per scene and
 # the four move instructions only (each scene's counterfactual group is the four directions), a task a
 # CPU-sized model learns in minutes. A variant other than "full" is named in its clip ids.
@@ -97,6 +117,7 @@ class Episode:
     objects: tuple[Obj, ...]
     action: Action
     end: tuple[float, float, float]  # target's final (x, y, size)
+    domain: str = "default"
 
     @property
     def instruction(self) -> str:
@@ -209,12 +230,12 @@ def _feasible(action: Action, objects: Sequence[Obj]) -> tuple[float, float, flo
     return end
 
 
-def _scene(rng: np.random.Generator, variant: str = "full") -> tuple[Obj, ...]:
+def _scene(rng: np.random.Generator, variant: str = "full", domain: str = "default") -> tuple[Obj, ...]:
     count = 1 if variant == "move1" else int(rng.integers(1, 4))
     colours = rng.choice(list(PALETTE), size=count, replace=False)
     objects: list[Obj] = []
     while len(objects) < count:
-        size = float(rng.uniform(0.14, 0.22))
+        size = float(rng.uniform(*DOMAINS[domain].sizes))
         x, y = (float(v) for v in rng.uniform(size / 2 + MARGIN, 1 - size / 2 - MARGIN, size=2))
         box = _box(x, y, size, MARGIN)
         if all(not _overlap(box, _box(p.x, p.y, p.size, MARGIN)) for p in objects):
@@ -235,28 +256,36 @@ def _actions(objects: Sequence[Obj], variant: str = "full") -> list[Action]:
     return actions
 
 
-def episode(seed: int, split: str, index: int, task: str = "full") -> Episode:
-    """The clip `index` of `split`: deterministic in (seed, split, index, task variant), whatever else is
-    generated."""
+def episode(seed: int, split: str, index: int, task: str = "full", domain: str = "default") -> Episode:
+    """The clip `index` of `split`: deterministic in (seed, split, index, task variant, domain), whatever
+    else is generated."""
     if split not in SPLITS:
         raise ValueError(f"synthtvp has the splits {', '.join(SPLITS)}, not '{split}'")
     if task not in VARIANTS:
         raise ValueError(f"synthtvp has the variants {', '.join(VARIANTS)}, not '{task}'")
+    if domain not in DOMAINS:
+        raise ValueError(f"synthtvp has the domains {', '.join(DOMAINS)}, not '{domain}'")
     group, variant = divmod(index, GROUP_SIZE)
-    objects, chosen = _group(seed, split, group, task)
+    objects, chosen = _group(seed, split, group, task, domain)
     action, end = chosen[variant]
-    prefix = "synthtvp" if task == "full" else f"synthtvp-{task}"
-    clip_id = f"{prefix}-{split}-{group:05d}-{variant}"
-    return Episode(clip_id, group, variant, objects, action, tuple(float(v) for v in end))
+    clip_id = f"{_prefix(task, domain)}-{split}-{group:05d}-{variant}"
+    return Episode(clip_id, group, variant, objects, action, tuple(float(v) for v in end), domain)
+
+
+def _prefix(task: str, domain: str) -> str:
+    """synthtvp[-<task>][-<domain>]: the default task (full) and domain are not named."""
+    return "-".join(
+        ["synthtvp", *([task] if task != "full" else []), *([domain] if domain != "default" else [])]
+    )
 
 
 @functools.lru_cache(maxsize=4096)
-def _group(seed: int, split: str, group: int, task: str) -> tuple[tuple[Obj, ...], tuple]:
+def _group(seed: int, split: str, group: int, task: str, domain: str) -> tuple[tuple[Obj, ...], tuple]:
     """A counterfactual group's scene and its GROUP_SIZE (action, end) pairs, drawn once per process: the
     training loop opens the same clips again and again."""
     rng = np.random.default_rng([seed, SPLITS[split], group])
     while True:  # redraw the scene until it affords GROUP_SIZE distinct feasible instructions
-        objects = _scene(rng, task)
+        objects = _scene(rng, task, domain)
         actions, feasible = _actions(objects, task), []
         for i, action in enumerate(actions):
             if len(feasible) + len(actions) - i < GROUP_SIZE:
@@ -269,20 +298,26 @@ def _group(seed: int, split: str, group: int, task: str) -> tuple[tuple[Obj, ...
     return objects, tuple(feasible[int(c)] for c in chosen)
 
 
+# Every clip id prefix → its (task variant, domain).
+_PREFIXES = {_prefix(task, domain): (task, domain) for task in VARIANTS for domain in DOMAINS}
+
+
 def task_of_clip_id(clip_id: str) -> str:
     """'synthtvp-move1-test-00001-2' → 'move1'; a plain synthtvp clip id → 'full'."""
-    prefix = clip_id.rsplit("-", 3)[0]
-    task = prefix.removeprefix("synthtvp").removeprefix("-") or "full"
-    return task if task in VARIANTS else "full"
+    return _PREFIXES.get(clip_id.rsplit("-", 3)[0], ("full", "default"))[0]
+
+
+def domain_of_clip_id(clip_id: str) -> str:
+    """'synthtvp-move1-shifted-test-00001-2' → 'shifted'; a clip id that names no domain → 'default'."""
+    return _PREFIXES.get(clip_id.rsplit("-", 3)[0], ("full", "default"))[1]
 
 
 def parse_clip_id(clip_id: str) -> tuple[str, int]:
-    """'synthtvp-test-00001-2' → ('test', 6): the split and index that regenerate the clip (a variant's
-    ids, 'synthtvp-move1-test-00001-2', too)."""
+    """'synthtvp-test-00001-2' → ('test', 6): the split and index that regenerate the clip (a task
+    variant's or domain's ids, 'synthtvp-move1-shifted-test-00001-2', too)."""
     try:
         prefix, split, group, variant = clip_id.rsplit("-", 3)
-        allowed = {"synthtvp", *(f"synthtvp-{v}" for v in VARIANTS if v != "full")}
-        if prefix not in allowed or split not in SPLITS:
+        if prefix not in _PREFIXES or split not in SPLITS:
             raise ValueError
         return split, int(group) * GROUP_SIZE + int(variant)
     except ValueError:
@@ -308,7 +343,7 @@ def render(ep: Episode, num_frames: int, resolution: int) -> np.ndarray:
     """(T, R, R, 3) uint8 frames of the episode."""
     states = ep.states(num_frames)
     frames = np.empty((num_frames, resolution, resolution, 3), np.uint8)
-    frames[:] = BACKGROUND
+    frames[:] = DOMAINS[ep.domain].background
     for t in range(num_frames):
         for k, obj in enumerate(ep.objects):
             x, y, size = states[t, k]
@@ -336,14 +371,17 @@ def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
 
 
-def locate(frames: np.ndarray, colours: Sequence[str], tolerance: float = 60.0) -> dict[str, list]:
-    """Recover each colour's pixel box in every frame by nearest palette colour (background included).
+def locate(
+    frames: np.ndarray, colours: Sequence[str], tolerance: float = 60.0, domain: str = "default"
+) -> dict[str, list]:
+    """Recover each colour's pixel box in every frame by nearest palette colour (the domain's background
+    included).
 
     A pixel belongs to a colour when that palette entry is its nearest and within `tolerance` (RGB
     distance), so lossless frames recover exactly and mildly noisy generated frames still classify.
     """
     names = ["background", *PALETTE]
-    table = np.array([BACKGROUND, *PALETTE.values()], np.int32)
+    table = np.array([DOMAINS[domain].background, *PALETTE.values()], np.int32)
     pixels = frames.astype(np.int32)
     best = np.full(frames.shape[:-1], np.iinfo(np.int32).max, np.int32)
     nearest = np.zeros(frames.shape[:-1], np.int8)
@@ -378,8 +416,9 @@ class SynthTVP(ClipDataset):
         max_bad_fraction: float = 0.0,
         seed: int = 0,
         task: str = "full",
+        domain: str = "default",
     ) -> None:
-        self.seed, self.task = seed, task
+        self.seed, self.task, self.domain = seed, task, domain
         self.size = max_clips or SPLIT_SIZES.get(self.split_aliases.get(split, split), 0)
         super().__init__(root or ".", split, sampling, max_clips, max_bad_fraction)
 
@@ -388,9 +427,10 @@ class SynthTVP(ClipDataset):
 
     def index(self) -> Iterator[ClipRef | Rejected]:
         for i in range(self.size):
-            ep = episode(self.seed, self.split, i, self.task)
+            ep = episode(self.seed, self.split, i, self.task, self.domain)
             meta = {
                 "task": self.task,
+                "domain": self.domain,
                 "group": ep.group,
                 "variant": ep.variant,
                 "index": i,
@@ -400,5 +440,5 @@ class SynthTVP(ClipDataset):
             yield ClipRef(ep.clip_id, ep.instruction, None, meta=meta)
 
     def open(self, ref: ClipRef) -> np.ndarray:
-        ep = episode(self.seed, self.split, ref.meta["index"], self.task)
+        ep = episode(self.seed, self.split, ref.meta["index"], self.task, self.domain)
         return render(ep, self.sampling.required_frames(), self.sampling.resolution)

@@ -667,7 +667,9 @@ class SynthMetric(Metric):
                     f"{self.name}: {name} is {video.shape[1]}×{video.shape[2]}; synthtvp frames are square."
                 )
             truths[name] = synthetic.Truth.of_episode(
-                synthtvp.episode(seed, split, index, synthtvp.task_of_clip_id(name)),
+                synthtvp.episode(
+                    seed, split, index, synthtvp.task_of_clip_id(name), synthtvp.domain_of_clip_id(name)
+                ),
                 video.shape[0],
                 video.shape[1],
             )

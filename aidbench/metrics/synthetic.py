@@ -40,6 +40,7 @@ class Truth:
     target: int
     action: str
     frames: np.ndarray  # (T, R, R, 3) uint8, the rendered ground truth
+    domain: str = "default"
 
     @classmethod
     def of_episode(cls, ep: synthtvp.Episode, num_frames: int, resolution: int) -> Truth:
@@ -51,13 +52,16 @@ class Truth:
             ep.action.target,
             ep.action.kind,
             synthtvp.render(ep, num_frames, resolution),
+            ep.domain,
         )
 
 
-def centres(frames: np.ndarray, colours: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def centres(
+    frames: np.ndarray, colours: Sequence[str], domain: str = "default"
+) -> tuple[np.ndarray, np.ndarray]:
     """(T, K, 2) box centres in frame widths (NaN when absent) and (T, K) pixel areas of each colour."""
     resolution = frames.shape[1]
-    boxes = synthtvp.locate(frames, colours)
+    boxes = synthtvp.locate(frames, colours, domain=domain)
     t, k = frames.shape[0], len(colours)
     out = np.full((t, k, 2), np.nan)
     area = np.zeros((t, k))
@@ -102,7 +106,7 @@ def ssim(fakes: Mapping[str, np.ndarray], truths: Mapping[str, Truth], num_ref: 
 
 
 def trajectory_error(fake: np.ndarray, truth: Truth, num_ref: int) -> float:
-    found, _ = centres(fake[num_ref:], truth.colours)
+    found, _ = centres(fake[num_ref:], truth.colours, truth.domain)
     true = _true_centres(truth)[num_ref:]
     present_f, present_t = ~np.isnan(found[..., 0]), ~np.isnan(true[..., 0])
     error = np.where(present_f & present_t, np.linalg.norm(np.nan_to_num(found - true), axis=-1), 0.0)
@@ -112,7 +116,7 @@ def trajectory_error(fake: np.ndarray, truth: Truth, num_ref: int) -> float:
 
 def instruction_correct(fake: np.ndarray, truth: Truth) -> float:
     resolution = fake.shape[1]
-    found, area = centres(fake[[0, -1]], truth.colours)
+    found, area = centres(fake[[0, -1]], truth.colours, truth.domain)
     true = _true_centres(truth)
     for k in range(len(truth.colours)):
         start, end = true[0, k], found[1, k]
@@ -149,7 +153,7 @@ def counterfactual_correct(fakes: Mapping[str, np.ndarray], truths: Mapping[str,
         members = sorted(members)
         outcomes = [_true_centres(truths[m])[-1] for m in members]
         for own, clip_id in enumerate(members):
-            found, _ = centres(fakes[clip_id][-1:], truths[clip_id].colours)
+            found, _ = centres(fakes[clip_id][-1:], truths[clip_id].colours, truths[clip_id].domain)
             distances = [_last_config_distance(found[0], outcome) for outcome in outcomes]
             scores[clip_id] = float(int(np.argmin(distances)) == own)
     return scores

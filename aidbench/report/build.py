@@ -76,8 +76,12 @@ def build_report(
             )
         )
     speed = efficiency.scan(results)
+    # Table 3's miniature: this preset's own training speed record, else the miniature preset's.
+    timed = {}
+    for name in (preset, filled_tables.MINIATURE_PRESET):
+        timed = timed or efficiency.miniature(layout.reports_dir(results, name) / layout.BENCH_FILE)
     reference = paper_tables()
-    paper = [filled_tables.paper_table(t, measurements, pinned, speed) for t in reference]
+    paper = [filled_tables.paper_table(t, measurements, pinned, speed, timed) for t in reference]
     tables = [ours[0], *paper, *ours[1:]]
 
     title = f"aidbench report{f': {preset}' if preset else ''}"

@@ -29,6 +29,25 @@ def _measurement(system: str, metric: str, value: float, source: str, n: int, wh
     )
 
 
+def miniature(path: Path) -> dict[tuple[str, str], Measurement]:
+    """(system, paper metric) → our number from a preset's own training speed record (`reproduce`'s bench
+    stage): Table 3's miniature."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    found = {}
+    for entry in record.get("systems", []) if isinstance(record, dict) else []:
+        if "error" in entry:
+            continue
+        for metric, key in (("seconds_per_iter", "seconds_per_iter"), ("memory_gb", "peak_memory_gb")):
+            if entry.get(key) is not None:
+                found[(entry["system"], metric)] = _measurement(
+                    entry["system"], metric, entry[key], path.name, int(record.get("steps", 1)), ""
+                )
+    return found
+
+
 def scan(results: str | Path) -> dict[tuple[str, str, str], Measurement]:
     """(table name, system, paper metric) → our measurement."""
     best: dict[tuple[str, str, str], tuple[tuple[bool, int, str], Measurement]] = {}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from aidbench.report.records import Measurement, choose
 from aidbench.report.tables import (
+    DEFAULT_DOMAIN,
     MINIATURE_PRESET,
     OTHER_SOURCES,
     OUR_METRIC,
@@ -43,7 +44,7 @@ class Column:
     @property
     def label(self) -> str:
         if self.miniature:
-            return f"{MINIATURE} {self.miniature} ({self.metric})"
+            return f"{MINIATURE} {self.miniature}" + (f" ({self.metric})" if self.metric else "")
         if self.metric == self.paper_metric:  # our own tables: the registered name says it all
             return self.metric
         name = METRIC_NAMES.get(self.paper_metric, self.paper_metric)
@@ -108,8 +109,10 @@ def paper_table(
     measurements: list[Measurement],
     pinned: set[tuple[str, str]] = frozenset(),
     efficiency: dict[tuple[str, str, str], Measurement] | None = None,
+    speed: dict[tuple[str, str], Measurement] | None = None,
 ) -> FilledTable:
-    """The paper's table, grid as the paper prints it, each row filled from the run its Fill names."""
+    """The paper's table, grid as the paper prints it, each row filled from the run its Fill names; its
+    miniature columns from synthtvp runs and `speed`, the preset's own training speed record."""
     attributes = table.row_attributes()
     columns: list[Column] = []
     grid: dict[tuple[str, ...], dict[Column, dict[str, str]]] = {}
@@ -155,11 +158,15 @@ def paper_table(
     sources = sorted({r["source"] for r in table.rows()})
     note = "The paper's numbers: " + "; ".join(sources) + "."
     if table.miniature:
-        _add_miniature(table, rows, columns, measurements, pinned)
+        _add_miniature(table, rows, columns, measurements, pinned, speed or {})
+        how = (
+            "the same rows' training timed at the preset's sizes and batch on the machine it ran on"
+            if all(metric in OTHER_SOURCES for metric, _ in table.miniature)
+            else "the same rows trained and scored on synthtvp, metrics standing for the paper's"
+        )
         note += (
-            f" The {MINIATURE.rstrip(':')} columns are ours alone: the same rows trained and scored on "
-            f"synthtvp (`aidbench reproduce --preset {MINIATURE_PRESET}`), metrics standing for the paper's; "
-            "they are not the paper's datasets and not comparable with its numbers."
+            f" The {MINIATURE.rstrip(':')} columns are ours alone: {how} (`aidbench reproduce --preset "
+            f"{MINIATURE_PRESET}`); they are not the paper's setting and not comparable with its numbers."
         )
     return FilledTable(
         table.name,
@@ -179,18 +186,25 @@ def _add_miniature(
     columns: list[Column],
     measurements: list[Measurement],
     pinned: set[tuple[str, str]],
+    speed: dict[tuple[str, str], Measurement],
 ) -> None:
-    """A column per miniature metric of the table: each row filled by the run of its Fill on synthtvp."""
+    """A column per miniature metric of the table: each row filled by the run of its Fill on synthtvp, or
+    for training speed by the preset's bench record."""
     first = {(r["system"], *(r[a] for a in table.row_attributes())): r for r in table.rows()}
     for metric, stands_for in table.miniature:
-        columns.append(Column(metric, "synthtvp", metric, miniature=stands_for))
+        timed = metric in OTHER_SOURCES
+        columns.append(Column(metric, "synthtvp", None if timed else metric, miniature=stands_for))
         for row, paper_row in zip(rows, first.values(), strict=True):
-            fill = table.fill_for(paper_row)
+            fill = table.miniature_for(paper_row)
             cell = Cell()
             if fill is None:
                 cell.note = NOT_RUNNABLE
             elif not fill.here:
                 cell.note = NO_MINIATURE
+            elif timed:
+                cell.ours = speed.get((fill.system, metric))
+                if cell.ours is None:
+                    cell.fill = f"aidbench reproduce --preset {MINIATURE_PRESET}"
             else:
                 cell.ours = choose(measurements, fill.system, "synthtvp", metric, fill.where, pinned)
                 if cell.ours is None:
@@ -211,10 +225,11 @@ def miniature_command(fill: Fill) -> str | None:
     that has the row's settings when the preset's own systems leave it out; None when no variant has them."""
     preset = _miniature_preset()
     command = f"aidbench reproduce --preset {MINIATURE_PRESET}"
-    if not fill.sets:
+    sets = {key: value for key, value in fill.sets if (key, value) != DEFAULT_DOMAIN}
+    if not sets:
         return command if fill.system in preset.systems else f"{command} --set systems=[{fill.system}]"
     for name, variant in preset.variants.items():
-        if variant.system == fill.system and variant.set == dict(fill.sets):
+        if variant.system == fill.system and variant.set == sets:
             return command if name in preset.systems else f"{command} --set systems=[{name}]"
     return None
 

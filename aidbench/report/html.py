@@ -102,6 +102,7 @@ def table_html(table: FilledTable) -> str:
         f"<tbody>{''.join(body)}</tbody></table>"
         f'<p class="note">Ours: {escape(render.interval_note(table))}; paper\'s: as printed. '
         f"{escape(table.note)}</p>"
+        + "".join(f'<p class="note">{escape(n)}</p>' for n in render.ordering_notes(table))
         + "".join(f'<p class="note">{escape(n)}</p>' for n in render.resolution_notes(table))
         + "".join(f'<p class="note protocol">{escape(n)}</p>' for n in render.protocol_notes(table))
     )

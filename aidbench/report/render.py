@@ -149,6 +149,52 @@ def resolution_notes(table: FilledTable) -> list[str]:
     return lines
 
 
+# How the paper's metric columns rank: a lower FVD, KVD or FID is better, a higher CLIPScore.
+PAPER_BETTER = {"fvd": "lower", "kvd": "lower", "fid": "lower", "clipscore": "higher"}
+
+
+def ordering_notes(table: FilledTable) -> list[str]:
+    """For a table of configurations (an ablation): whether each miniature column ranks the rows as the
+    paper's first metric column does, and the pairs it ranks the other way (with whether our intervals
+    tell the two apart)."""
+    from aidbench import registry
+
+    if table.rows_are != "configurations":
+        return []
+    paper = next((i for i, c in enumerate(table.columns) if c.paper_metric in PAPER_BETTER), None)
+    if paper is None:
+        return []
+    paper_column = table.columns[paper]
+    sign = 1 if PAPER_BETTER[paper_column.paper_metric] == "higher" else -1
+    lines = []
+    for index, column in enumerate(table.columns):
+        if not column.miniature or column.metric is None:
+            continue
+        ours_sign = 1 if registry.better(column.metric) == "higher" else -1
+        rows = [r for r in table.rows if r.cells[index].ours is not None and r.cells[paper].paper]
+        if len(rows) < 2:
+            continue
+        against = []
+        for i, a in enumerate(rows):
+            for b in rows[i + 1 :]:
+                theirs = sign * (float(a.cells[paper].paper) - float(b.cells[paper].paper))
+                x, y = a.cells[index].ours, b.cells[index].ours
+                if theirs * ours_sign * (x.value - y.value) < 0:
+                    apart = x.ci_low > y.ci_high or y.ci_low > x.ci_high
+                    against.append(
+                        f"{a.name} vs {b.name} ({'intervals apart' if apart else 'intervals overlap'})"
+                    )
+        pairs = len(rows) * (len(rows) - 1) // 2
+        head = f"{column.label} against the paper's {paper_column.label}"
+        if not against:
+            lines.append(f"{head}: the {len(rows)} rows rank as the paper's do.")
+        else:
+            lines.append(
+                f"{head}: {len(against)} of {pairs} pairs rank the other way: " + "; ".join(against) + "."
+            )
+    return lines
+
+
 def protocol_notes(table: FilledTable) -> list[str]:
     """One line per metric shown in our cells: its protocol card, the clip counts of every row it covers,
     the detector's sha256 shortened to 12 digits. Rows whose cards differ get a line each."""
@@ -248,6 +294,9 @@ def markdown_filled(table: FilledTable) -> str:
                 cells.append(delta_text(table, row.system, cell))
         lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
     lines += ["", f"Ours: {interval_note(table)}. {table.note}", ""]
+    order = ordering_notes(table)
+    if order:
+        lines += ["Ranking of the rows, ours against the paper's:", "", *(f"- {n}" for n in order), ""]
     below = resolution_notes(table)
     if below:
         lines += ["Differences below what the clip count resolves:", "", *(f"- {n}" for n in below), ""]
@@ -397,7 +446,7 @@ def latex_filled(table: FilledTable) -> str:
         f"\\par\\smallskip{{\\scriptsize {latex_escape(table.note)}}}",
         *(
             f"\\par{{\\scriptsize {latex_escape(n)}}}"
-            for n in [*resolution_notes(table), *protocol_notes(table)]
+            for n in [*ordering_notes(table), *resolution_notes(table), *protocol_notes(table)]
         ),
         "\\end{table}",
         "",

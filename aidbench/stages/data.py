@@ -51,7 +51,9 @@ def export(
         if name not in synthtvp.SPLITS:
             raise UsageError(f"synthtvp has no split '{name}'{did_you_mean(name, synthtvp.SPLITS)}.")
     data = config.data
-    return export_synthtvp(out, n, seed, data.resolution, data.num_frames, chosen, data.synthtvp_task)
+    return export_synthtvp(
+        out, n, seed, data.resolution, data.num_frames, chosen, data.synthtvp_task, data.synthtvp_domain
+    )
 
 
 def eval_split(config: Config, run: Run) -> dict[str, Any]:
