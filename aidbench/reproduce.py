@@ -74,16 +74,31 @@ def base_config(config: Config) -> Config:
 
 
 def base_run_id(config: Config) -> str:
-    """Names the base run by what shapes it (its settings, without the reproduce-only keys)."""
+    """Names the base run by what shapes it (its settings, without the reproduce-only keys and the parts of
+    the model the text-blind base does not have)."""
     settings = base_config(config).to_dict()
-    settings.pop("systems"), settings.pop("preset"), settings.pop("eval"), settings.pop("sample")
-    settings.pop("jobs"), settings.pop("variants"), settings.pop("variant")
+    for key in ("systems", "preset", "eval", "sample", "jobs", "variants", "variant", "bench"):
+        settings.pop(key)
+    for key in ("adapters", "mcondition", "train_cross_attention", "full_finetune"):
+        settings["model"].pop(key)
     return f"base-{config_sha256(settings)[:16]}"
 
 
+def _base_of(config: Config, system: str) -> Config | None:
+    """The config whose base `system` is built on: its own, or for a transfer its checkpoint's (a model
+    keeps the base it was trained on); None for a system that takes no base."""
+    source = config.for_system(_checkpoint_of(config, system))
+    return source if systems.on_base(source.model.name) else None
+
+
 def system_config(config: Config, system: str, run: Run) -> Config:
-    """The config of one of the preset's systems (a variant with its settings), on the shared base."""
-    base = run.state.get("stages", {}).get("base", {}).get("weights")
+    """The config of one of the preset's systems (a variant with its settings), on its base: the one
+    pretrained on its own training data."""
+    produced = run.state.get("stages", {}).get("base", {})
+    source = _base_of(config, system) if produced.get("weights") else None
+    base = None
+    if source is not None:
+        base = (produced.get("bases") or {}).get(base_run_id(source), produced["weights"])
     return with_changes(config.for_system(system), "aidbench reproduce", model={"base_weights": base})
 
 
@@ -160,11 +175,19 @@ def _each_system(parent: Run, stage: str, config: Config, todo: list[tuple[str, 
 
 
 def _base(config: Config, run: Run) -> dict[str, Any]:
-    """Train the text-blind base once per distinct setting, or reuse the finished one."""
+    """The text-blind base of the preset's data, and one for each variant that trains on other data (the
+    full task, another domain); each trained once per distinct setting, or the finished one reused."""
     if config.train.base_steps == 0:
         return {"run": None, "weights": None}
+    sources = [config] + [c for s in config.systems if (c := _base_of(config, s)) is not None]
+    wanted = {base_run_id(c): c for c in sources}
+    trained = {run_id: _one_base(c, run_id) for run_id, c in wanted.items()}
+    first = trained[base_run_id(config)]
+    return {**first, "bases": {run_id: t["weights"] for run_id, t in trained.items()}}
+
+
+def _one_base(config: Config, run_id: str) -> dict[str, Any]:
     cfg = base_config(config)
-    run_id = base_run_id(config)
     folder = runs.stage_dir(cfg.paths.results, "train") / run_id
     if (folder / "manifest.json").is_file():
         base = runs.resume_run(cfg.paths.results, "train", run_id)
@@ -235,17 +258,33 @@ def reference_system(config: Config) -> str | None:
 
 
 def _compare(config: Config, run: Run) -> dict[str, Any]:
-    """Each system against the reference on the same clips: every metric's paired difference, system − reference."""
+    """Each system against the reference on the same clips: every metric's paired difference, system −
+    reference. Systems scored on other data (a variant on the full task or another domain) are differenced
+    against AID on that data when the preset runs it there (its name under `reference`), else not at all."""
     reference = reference_system(config)
     if reference is None:
         return {}
     sampled = run.state["stages"]["sample"]
     folder = runs.stage_dir(config.paths.results, "sample")
-    others = {system: folder / sampled[system]["run"] for system in config.systems if system != reference}
-    found = against(
-        system_config(config, reference, run), list(others.values()), folder / sampled[reference]["run"]
-    )
-    return {system: {d.metric: d.to_dict() for d in found[path]} for system, path in others.items()}
+    model = config.for_system(reference).model
+    by_data: dict[str, list[str]] = {}
+    for system in config.systems:
+        by_data.setdefault(
+            json.dumps(config.for_system(system).to_dict()["data"], sort_keys=True), []
+        ).append(system)
+    produced = {}
+    for members in by_data.values():
+        same = [s for s in members if config.for_system(s).model == model]  # AID itself, on this data
+        if not same:
+            continue
+        ours = same[0]
+        others = {system: folder / sampled[system]["run"] for system in members if system != ours}
+        found = against(
+            system_config(config, ours, run), list(others.values()), folder / sampled[ours]["run"]
+        )
+        for system, path in others.items():
+            produced[system] = {d.metric: {**d.to_dict(), "reference": ours} for d in found[path]}
+    return produced
 
 
 def _bench(config: Config, run: Run) -> dict[str, Any]:

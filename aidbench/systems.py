@@ -23,6 +23,8 @@ class System:
     sample: Callable[..., Any] | None = None
     # (config, split) → None or one clear error: weights and data are there, before any run starts
     check: Callable[[Any, str], None] | None = None
+    # Built on SVD's UNet: takes the text-blind base that `reproduce` pretrains (train.base_steps).
+    on_base: bool = False
 
 
 def load(name: str, operation: str | None = None) -> System:
@@ -43,3 +45,7 @@ def load(name: str, operation: str | None = None) -> System:
 
 def trained(name: str) -> bool:
     return load(name).train is not None
+
+
+def on_base(name: str) -> bool:
+    return load(name).on_base

@@ -64,4 +64,4 @@ def check(config, split):
     open_dataset(config, split)
 
 
-SVD_ZEROSHOT = System("svd-zeroshot", sample=sample_zeroshot, check=check)
+SVD_ZEROSHOT = System("svd-zeroshot", sample=sample_zeroshot, check=check, on_base=True)

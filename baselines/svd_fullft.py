@@ -97,4 +97,6 @@ def _check(config, split):
     check(config, split)
 
 
-SVD_FULLFT = System("svd-fullft", parameters=parameters, train=train, sample=sample, check=_check)
+SVD_FULLFT = System(
+    "svd-fullft", parameters=parameters, train=train, sample=sample, check=_check, on_base=True
+)

@@ -32,4 +32,4 @@ def sample_reconstruction(config, run, checkpoint, split):
     return sample_clips(config, run, split, generate, state, lambda clip: {"system": "vae-recon"})
 
 
-VAE_RECON = System("vae-recon", sample=sample_reconstruction, check=check)
+VAE_RECON = System("vae-recon", sample=sample_reconstruction, check=check, on_base=True)

@@ -102,7 +102,11 @@ def write_states(dataset, backend: str, out: Path, generate=None, producer: str 
                 raise UserError("the oracle backend exists only for synthtvp; use --backend llava.")
             meta = ref.meta
             sentences = synthtvp.episode(
-                meta["seed"], meta["split"], meta["index"], meta.get("task", "full"), meta.get("domain", "default")
+                meta["seed"],
+                meta["split"],
+                meta["index"],
+                meta.get("task", "full"),
+                meta.get("domain", "default"),
             ).state_sentences()
             record = cache.StateRecord(
                 ref.clip_id, ref.instruction, tuple(sentences), "oracle:synthtvp", cache.ORACLE_PROMPT_SHA256

@@ -83,7 +83,11 @@ class StateSource:
         if self.kind == "oracle":
             meta = clip.meta
             return synthtvp.episode(
-                meta["seed"], meta["split"], meta["index"], meta.get("task", "full"), meta.get("domain", "default")
+                meta["seed"],
+                meta["split"],
+                meta["index"],
+                meta.get("task", "full"),
+                meta.get("domain", "default"),
             ).state_sentences()
         record = self.records.get(clip.clip_id)
         if record is None:

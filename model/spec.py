@@ -28,4 +28,6 @@ def _aid_check(config, split):
     preflight(config, split)
 
 
-AID = System("aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample, check=_aid_check)
+AID = System(
+    "aid", parameters=_aid_parameters, train=_aid_train, sample=_aid_sample, check=_aid_check, on_base=True
+)

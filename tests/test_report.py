@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from aidbench import registry
 from aidbench.report import filled_tables, records
@@ -282,7 +283,26 @@ def test_efficiency_tables_come_from_bench_records(tmp_path):
     ours = next(r for r in filled_table.rows if r.name == "Ours")
     assert [c.ours.value for c in ours.cells if c.ours] == [0.6, 20.0]
     full = next(r for r in filled_table.rows if r.name == "Ours(full finetune)")
-    assert all(c.fill and "bench train --model aid-fullft" in c.fill for c in full.cells)
+    paper_columns = [
+        c for column, c in zip(filled_table.columns, full.cells, strict=True) if not column.miniature
+    ]
+    assert all(c.fill and "bench train --model aid-fullft" in c.fill for c in paper_columns)
+    # its miniature: the mini preset's own training speed record (reproduce's bench stage)
+    timed = efficiency.miniature(Path(tmp_path / "none.json"))
+    assert timed == {}
+    (tmp_path / "bench-train.json").write_text(
+        json.dumps(
+            {
+                "steps": 5,
+                "systems": [{"system": "aid-fullft", "seconds_per_iter": 0.3, "peak_memory_gb": 1.5}],
+            }
+        )
+    )
+    timed = efficiency.miniature(tmp_path / "bench-train.json")
+    miniature = filled_tables.paper_table(table, [], efficiency=found, speed=timed)
+    full = next(r for r in miniature.rows if r.name == "Ours(full finetune)")
+    assert [c.ours.value for c in full.cells if c.ours] == [0.3, 1.5]
+    assert "synthtvp miniature: s/iter" in [c.label for c in miniature.columns]
 
 
 def test_every_table_says_under_it_how_its_numbers_were_computed(tmp_path):

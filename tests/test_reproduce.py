@@ -114,11 +114,14 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     # The smoke preset runs two systems side by side (jobs: 2); one after another gives the same numbers.
     # A variant (an ablation of AID) is trained, sampled and scored like a system, under its own name.
     # A variant that samples another's checkpoint on other data (a zero-shot transfer) trains nothing.
+    # Variants on other training data (the full task) get a base of their own and AID there as reference.
     variant = (
         "variants={aid-no-spatial: {system: aid, set: {model.adapters.spatial: false}}, "
-        "aid-shifted: {system: aid, checkpoint_of: aid, set: {data.synthtvp_domain: shifted}}}"
+        "aid-shifted: {system: aid, checkpoint_of: aid, set: {data.synthtvp_domain: shifted}}, "
+        "aid-full: {system: aid, set: {data.synthtvp_task: full}}, "
+        "svd-zeroshot-full: {system: svd-zeroshot, set: {data.synthtvp_task: full}}}"
     )
-    systems = "systems=[aid,svd-fullft,aid-no-spatial,aid-shifted]"
+    systems = "systems=[aid,svd-fullft,aid-no-spatial,aid-shifted,aid-full,svd-zeroshot-full]"
     timed = "bench=[aid,aid-fullft]"  # and Table 3's miniature: the two trainings timed
     serial = cli(
         "reproduce", *MICRO, *settings.args("jobs=1", systems, variant, timed)[2:], "--run-id", "serial"
@@ -131,7 +134,7 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     runs_of = json.loads((tmp_path / "results/runs/reproduce/serial/manifest.json").read_text())["state"][
         "runs"
     ]
-    assert set(runs_of["train"]) == {"aid", "svd-fullft", "aid-no-spatial"}
+    assert set(runs_of["train"]) == {"aid", "svd-fullft", "aid-no-spatial", "aid-full"}
     scored = json.loads(
         (tmp_path / "results/runs/eval" / runs_of["eval"]["aid-no-spatial"] / "manifest.json").read_text()
     )["config"]
@@ -140,12 +143,28 @@ def test_reproduce_chains_every_stage_fails_clearly_and_resumes(cli, tmp_path):
     assert redone["aid-shifted"]["train_run"] == runs_of["train"]["aid"]
     transferred = tmp_path / "results/runs/sample" / runs_of["sample"]["aid-shifted"] / "samples"
     assert all("-move1-shifted-test-" in p.name for p in transferred.iterdir())
+    state = json.loads((tmp_path / "results/runs/reproduce/serial/manifest.json").read_text())["state"]
+    bases = state["stages"]["base"]["bases"]
+    assert len(bases) == 2  # the preset's data, and the full task's
+
+    def base_of(system):
+        sampled = tmp_path / "results/runs/sample" / runs_of["sample"][system] / "manifest.json"
+        return json.loads(sampled.read_text())["config"]["model"]["base_weights"]
+
+    assert base_of("aid-shifted") == base_of("aid") == base_of("aid-no-spatial") != base_of("aid-full")
+    assert base_of("svd-zeroshot-full") == base_of("aid-full") in bases.values()
+    full_task = redone["svd-zeroshot-full"]["metrics"]["psnr@synthtvp"]["vs_reference"]
+    assert (
+        full_task["reference"] == "aid-full"
+        and "vs_reference" not in redone["aid-shifted"]["metrics"]["psnr@synthtvp"]
+    )
     ablation = (reports / "smoke/report.md").read_text().split("### Ablation of the adapters (SSv2)")[1]
     (row,) = [line for line in ablation.splitlines() if line.startswith("| without spatial adapter |")]
     assert f"run `{runs_of['eval']['aid-no-spatial']}`" in row  # its synthtvp miniature column
     speed = json.loads((reports / "smoke/bench-train.json").read_text())
     assert [entry["system"] for entry in speed["systems"]] == ["aid", "aid-fullft"]
     table3 = (reports / "smoke/report.md").read_text().split("### Training time and GPU memory, 16 frames")[1]
+    table3 = table3.split("### ")[0]
     (ours,) = [line for line in table3.splitlines() if line.startswith("| Ours |")]
     assert "run `bench-train.json`" in ours
 

@@ -131,7 +131,9 @@ def delta_text(table: FilledTable, row_system: str | None, cell) -> str:
     if d is None:
         return "–"
     p = "" if d.get("p_value") is None else f" p {d['p_value']:.2g}"
-    return f"{d['delta']:+.3g} [{d['ci_low']:+.3g}, {d['ci_high']:+.3g}]{p}"
+    other = d.get("reference")
+    against = f" vs {other}" if other and other != table.reference else ""
+    return f"{d['delta']:+.3g} [{d['ci_low']:+.3g}, {d['ci_high']:+.3g}]{p}{against}"
 
 
 def resolution_notes(table: FilledTable) -> list[str]:

@@ -120,6 +120,9 @@ def _rows(*pairs: tuple[dict[str, str], Fill]) -> tuple[RowFill, ...]:
     return tuple(RowFill(tuple(match.items()), fill) for match, fill in pairs)
 
 
+# The miniature's data: the mini preset's synthtvp task on the default domain (a run on other synthtvp data,
+# e.g. the full-task preset's, fills no miniature cell).
+MINIATURE_TASK = ("data.synthtvp_task", "move1")
 DEFAULT_DOMAIN = ("data.synthtvp_domain", "default")
 SHIFTED_DOMAIN = ("data.synthtvp_domain", "shifted")
 
@@ -127,7 +130,7 @@ SHIFTED_DOMAIN = ("data.synthtvp_domain", "shifted")
 def shifted(fill: Fill) -> Fill:
     """The system trained on synthtvp's default domain and scored on its shifted one: a zero-shot transfer
     in miniature."""
-    return Fill(fill.system, (*fill.where, SHIFTED_DOMAIN), (*fill.sets, SHIFTED_DOMAIN))
+    return Fill(fill.system, (*fill.where, MINIATURE_TASK, SHIFTED_DOMAIN), (*fill.sets, SHIFTED_DOMAIN))
 
 
 # Columns that describe a cell rather than the row it sits in.
@@ -169,7 +172,7 @@ class PaperTable:
         if found.miniature is not None:
             return found.miniature
         fill = found.fill
-        return Fill(fill.system, (*fill.where, DEFAULT_DOMAIN), fill.sets, fill.command)
+        return Fill(fill.system, (*fill.where, MINIATURE_TASK, DEFAULT_DOMAIN), fill.sets, fill.command)
 
     def _row_fill(self, row: dict[str, str]) -> RowFill | None:
         for candidate in self.fills:
