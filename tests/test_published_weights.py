@@ -309,7 +309,7 @@ def test_open_soras_vae_loads_from_its_folder_and_reads_its_config(tmp_path, shi
 
 
 def test_every_weight_aidbench_knows_has_a_published_layout_test():
-    from tests import test_opensora
+    from tests import test_lpips, test_opensora
 
     covered = {
         "i3d": test_i3d_loads_videogpts_checkpoint_strictly_and_scores_a_clip,
@@ -323,5 +323,6 @@ def test_every_weight_aidbench_knows_has_a_published_layout_test():
         "opensora-vae": test_open_soras_vae_loads_from_its_folder_and_reads_its_config,
         "t5-xxl": test_t5_loads_from_deepfloyds_folder_with_its_sentencepiece_tokenizer,
         "llava": test_llava_describes_a_frame_from_its_published_folder,
+        "alexnet": test_lpips.test_the_backbone_comes_from_the_published_file_and_the_linear_layers_from_the_package,
     }
     assert set(covered) == set(weights.KNOWN)
