@@ -349,27 +349,25 @@ def test_a_set_level_number_shows_its_noise_floor_beside_it(tmp_path):
 def test_the_paper_tables_show_our_synthtvp_miniature_of_each_row_beside_the_papers(tmp_path):
     full = fake_runs.sample_run("aid", run_id="s-aid")
     fake_runs.eval_run(full, {"instruction-accuracy@synthtvp": (0.55, 0.45, 0.65)}, run_id="eval-aid")
-    variant = fake_runs.sample_run(
-        "aid", run_id="s-nospatial", overrides=("model.adapters.spatial=false", "variant=aid-no-spatial")
+
+    def variant(run_id, overrides, accuracy, created_at=None):
+        run = fake_runs.sample_run("aid", run_id=f"s-{run_id}", overrides=overrides)
+        extra = {"created_at": created_at} if created_at else {}
+        fake_runs.eval_run(run, {"instruction-accuracy@synthtvp": accuracy}, run_id=f"eval-{run_id}", **extra)
+
+    # newer than the full model's run: still not the full model's number
+    variant(
+        "nospatial",
+        ("model.adapters.spatial=false", "variant=aid-no-spatial"),
+        (0.30, 0.20, 0.40),
+        "2026-02-01T00:00:00+00:00",
     )
-    fake_runs.eval_run(
-        variant,
-        {"instruction-accuracy@synthtvp": (0.30, 0.20, 0.40)},
-        run_id="eval-nospatial",
-        created_at="2026-02-01T00:00:00+00:00",  # newer: still not the full model's number
-    )
-    no_states = fake_runs.sample_run(
-        "aid", run_id="s-nostates", overrides=("model.mcondition.use_states=false", "variant=aid-no-states")
-    )
-    fake_runs.eval_run(no_states, {"instruction-accuracy@synthtvp": (0.9, 0.8, 1.0)}, run_id="eval-nostates")
-    shifted = fake_runs.sample_run(
-        "aid", run_id="s-shifted", overrides=("data.synthtvp_domain=shifted", "variant=aid-zero-shot")
-    )
-    fake_runs.eval_run(
-        shifted,
-        {"instruction-accuracy@synthtvp": (0.8, 0.7, 0.9)},
-        run_id="eval-shifted",
-        created_at="2026-03-01T00:00:00+00:00",
+    variant("nostates", ("model.mcondition.use_states=false", "variant=aid-no-states"), (0.9, 0.8, 1.0))
+    variant(
+        "shifted",
+        ("data.synthtvp_domain=shifted", "variant=aid-zero-shot"),
+        (0.8, 0.7, 0.9),
+        "2026-03-01T00:00:00+00:00",
     )
     build_report(tmp_path / "out", preset="smoke")
     md = (tmp_path / "out/report.md").read_text()
