@@ -17,7 +17,7 @@ removed in millions; counted in units of 2^20 it is 1151.7 "M" (and the Open-Sor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -352,10 +352,18 @@ def load(folder, config: STDiT3Config | None = None) -> STDiT3:
     return model
 
 
+def system_config(config) -> STDiT3Config:
+    """STDiT3's configuration for an aidbench config: XL/2, or the tiny one reading as many caption tokens
+    as the tiny tokenizer gives (characters) and, in pixel space [smoke], RGB's 3 channels."""
+    if config.model.size == "paper":
+        return XL_2
+    return replace(TINY, model_max_length=32, in_channels=3 if config.model.latent_space == "pixels" else 4)
+
+
 def parameters(config) -> dict:
     """STDiT3's parameter count on the meta device (the paper fine-tunes all of it: Table 2, 1147M)."""
-    model_config = XL_2 if config.model.size == "paper" else TINY
     with torch.device("meta"):
+        model_config = system_config(config)
         model = STDiT3(model_config)
     counts = {
         "embedders (patch, timestep, fps, t_block, caption)": sum(

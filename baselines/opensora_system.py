@@ -4,7 +4,9 @@ its rectified flow (rflow.py), assembled for a config.
 
 paper: the released weights (`opensora-stdit3`, `opensora-vae`, `t5-xxl`); tiny: the same classes at test
 sizes with random weights seeded by config.seed (a two-block STDiT3, a small SDXL-layout VAE and temporal
-VAE, a one-layer T5 with an in-code character tokenizer), no files needed.
+VAE, a one-layer T5 with an in-code character tokenizer), no files needed. The smoke options apply as they
+do to AID: `model.latent_space: pixels` replaces the VAE with the identity (STDiT3 reads 3 channels) and
+`model.text_tower: words` the tiny T5 with fixed word features.
 
 Reference frames [ours]. A clip of T frames with K references is encoded in two parts: the K reference
 frames alone (latent_frames(K) latent frames; 1 for K ≤ 4, as Open-Sora encodes a conditioning image) and
@@ -30,31 +32,28 @@ is refused by the preflight unless model.opensora.timestep_transform is latent-f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from aidbench import distributed, weights
-from aidbench.baselines.opensora import TINY, XL_2, STDiT3, parameters
-from aidbench.baselines.opensora_text import CaptionEncoder
-from aidbench.baselines.opensora_vae import VideoVAE, latent_frames
+from aidbench.baselines.opensora import XL_2, STDiT3, parameters, system_config
+from aidbench.baselines.opensora_text import CaptionEncoder, WordCaptions
+from aidbench.baselines.opensora_vae import PixelVideo, VideoVAE
 from aidbench.data.clips import from_model, quantisation, to_model
 from aidbench.data.open import open_dataset
 from aidbench.errors import UserError
 from aidbench.stages.sample import sample_clips
 from aidbench.systems import System
 
-# the tiny STDiT3 reads as many caption tokens as the tiny tokenizer gives (characters)
-TINY_SYSTEM = replace(TINY, model_max_length=32)
-
 
 @dataclass
 class OpenSoraParts:
     denoiser: STDiT3
-    vae: VideoVAE
-    captions: CaptionEncoder
+    vae: VideoVAE | PixelVideo
+    captions: CaptionEncoder | WordCaptions
 
     def frozen_to(self, device) -> OpenSoraParts:
         """The frozen VAE (float32) and T5 (bfloat16 on a GPU, Open-Sora's training dtype: T5-XXL's encoder
@@ -72,16 +71,26 @@ def build(config, random_weights: bool = False) -> OpenSoraParts:
     released architectures at random (`aidbench bench`: timing needs no download)."""
     from aidbench.baselines import opensora_vae
     from aidbench.baselines.opensora import load
-    from aidbench.baselines.opensora_text import random_caption_encoder, tiny_caption_encoder
+    from aidbench.baselines.opensora_text import (
+        WordCaptions,
+        random_caption_encoder,
+        tiny_caption_encoder,
+    )
 
     if config.model.size != "paper":  # tiny and smoke: the test widths
+        pixels = config.model.latent_space == "pixels"
+        vae = opensora_vae.PixelVideo() if pixels else None
         torch.manual_seed(config.seed)
-        denoiser = STDiT3(TINY_SYSTEM)
-        torch.manual_seed(config.seed + 1)
-        vae = VideoVAE(opensora_vae.sdxl_vae(tiny=True), opensora_vae.TemporalVAE(filters=32))
-        captions = tiny_caption_encoder(
-            TINY_SYSTEM.model_max_length, TINY_SYSTEM.caption_channels, config.seed + 2
-        )
+        denoiser = STDiT3(system_config(config))
+        if vae is None:
+            torch.manual_seed(config.seed + 1)
+            vae = VideoVAE(opensora_vae.sdxl_vae(tiny=True), opensora_vae.TemporalVAE(filters=32))
+        if config.model.text_tower == "words":
+            captions = WordCaptions(denoiser.config.model_max_length, denoiser.config.caption_channels)
+        else:
+            captions = tiny_caption_encoder(
+                denoiser.config.model_max_length, denoiser.config.caption_channels, config.seed + 2
+            )
     elif random_weights:
         torch.manual_seed(config.seed)
         denoiser = STDiT3(XL_2)
@@ -168,7 +177,7 @@ def generator_for(config, parts: OpenSoraParts):
         k = clip.num_ref_frames
         reference = parts.vae.encode(frames[:k].movedim(0, 1)[None], generator)
         held = reference.shape[2]
-        total = held + latent_frames(t - k)
+        total = held + parts.vae.latent_frames(t - k)
         noise = torch.randn((1, reference.shape[1], total, *reference.shape[3:]), generator=generator)
         noise = noise.to(device)
         reference = torch.cat([reference, torch.zeros_like(noise[:, :, held:])], dim=2)

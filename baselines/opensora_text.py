@@ -104,3 +104,18 @@ def tiny_caption_encoder(max_length: int = 32, width: int = 16, seed: int = 0) -
         vocab_size=len(tokenizer), d_model=width, d_kv=8, d_ff=2 * width, num_layers=1, num_heads=2
     )
     return CaptionEncoder(T5EncoderModel(config), tokenizer, max_length=max_length)
+
+
+class WordCaptions:
+    """[smoke] `model.text_tower: words` for Open-Sora, as for AID: every caption token carries the sentence's
+    fixed word feature (model/text.py, WordFeatures) instead of a random tiny T5's, which carries no
+    instruction a tiny model learns to read in minutes. Same calls as CaptionEncoder."""
+
+    def __init__(self, max_length: int, width: int):
+        from aidbench.model.text import WordFeatures
+
+        self.model, self.max_length = WordFeatures(width, max_length), max_length
+
+    def __call__(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.model(captions)
+        return features[:, None], torch.ones(len(captions), self.max_length, dtype=torch.long)

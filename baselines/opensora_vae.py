@@ -161,6 +161,8 @@ class VideoVAE(nn.Module):
     """The whole Open-Sora 1.2 VAE: per-frame SDXL VAE (×0.18215), temporal VAE per 17-frame chunk,
     then (z − shift) / scale. x (B, 3, T, H, W) in [-1, 1] ↔ z (B, 4, latent_frames(T), H/8, W/8)."""
 
+    latent_channels = 4
+
     def __init__(self, spatial, temporal: TemporalVAE, micro_batch: int = 4):
         super().__init__()
         self.spatial_vae, self.temporal_vae, self.micro_batch = spatial, temporal, micro_batch
@@ -195,6 +197,28 @@ class VideoVAE(nn.Module):
             [self.spatial_vae.decode(c / SPATIAL_SCALE).sample for c in frames.split(self.micro_batch)]
         )
         return images.unflatten(0, (b, t)).permute(0, 2, 1, 3, 4)
+
+    @staticmethod
+    def latent_frames(frames: int) -> int:
+        return latent_frames(frames)
+
+
+class PixelVideo(nn.Module):
+    """[smoke] `model.latent_space: pixels` for Open-Sora, as for AID: STDiT3 denoises the frames themselves
+    (3 channels, one latent frame per frame). A random tiny VAE decodes any latent to noise, so nothing
+    trained through it can be scored; the identity can."""
+
+    latent_channels = 3
+
+    def encode(self, x: torch.Tensor, generator=None, sample: bool = True) -> torch.Tensor:
+        return x
+
+    def decode(self, z: torch.Tensor, num_frames: int) -> torch.Tensor:
+        return z[:, :, :num_frames]
+
+    @staticmethod
+    def latent_frames(frames: int) -> int:
+        return frames
 
 
 def sdxl_vae(tiny: bool = False):

@@ -13,7 +13,6 @@ from safetensors.torch import load_file
 
 from aidbench.baselines import rflow
 from aidbench.baselines.opensora_system import (
-    TINY_SYSTEM,
     OpenSoraObjective,
     build,
     check,
@@ -35,6 +34,9 @@ TINY = [
     *settings.FEW_STEPS,
     "train.batch_size_per_device=1",
     "train.validation_clips=0",
+    # Open-Sora's own VAE and T5 (at test sizes); the smoke preset's pixel space is tested on its own below
+    "model.latent_space=vae",
+    "model.text_tower=clip",
 ]
 
 
@@ -232,9 +234,33 @@ def test_the_vae_loader_reads_open_soras_layout_and_names_the_keys_that_differ(t
 def test_the_tiny_system_reads_as_many_caption_tokens_as_its_tokenizer_gives():
     parts = build(_config())
     y, mask = parts.captions(["Moving the red square left", "Moving the red square right"])
-    assert y.shape == (2, 1, TINY_SYSTEM.model_max_length, TINY_SYSTEM.caption_channels)
+    width = parts.denoiser.config.caption_channels
+    assert y.shape == (2, 1, parts.denoiser.config.model_max_length, width)
     assert parts.denoiser.y_embedder.y_embedding.shape == y.shape[2:]
     assert not torch.equal(y[0], y[1])  # distinct instructions, distinct features
+
+
+def test_the_smoke_options_put_open_sora_in_pixel_space_with_word_features():
+    """The smoke preset's own settings: the identity for the VAE (STDiT3 reads RGB, one latent frame per
+    frame) and word features for the captions, as AID has them."""
+    cfg = resolve(preset="smoke", overrides=[*TINY[:-2], "model.name=opensora-fullft", "data.num_frames=5"])
+    parts = build(cfg)
+    parts.denoiser.eval()
+    assert parts.denoiser.config.in_channels == 3
+    clip = next(iter(open_dataset(cfg, "test")))
+    seen = []
+    parts.denoiser.register_forward_pre_hook(lambda module, args: seen.append((args[0], args[2])))
+    video = generator_for(cfg, parts)(clip, seed=3)
+    assert video.shape == (5, 16, 16, 3) and np.array_equal(video[:1], clip.frames[:1])
+    x, y = seen[0]
+    assert x.shape == (2, 3, 5, 16, 16)  # both guidance branches, every frame its own latent frame
+    torch.testing.assert_close(
+        x[:, :, :1], to_model(clip.frames[:1]).movedim(0, 1)[None].expand(2, -1, -1, -1, -1)
+    )
+    same, _ = parts.captions([clip.instruction, clip.instruction])
+    other, _ = parts.captions(["Moving the red square left"])
+    assert torch.equal(same[0], same[1]) and not torch.equal(same[0], other[0])
+    torch.testing.assert_close(y[0], same[0])  # the conditional branch reads the instruction's words
 
 
 def test_gradient_checkpointing_gives_the_same_gradients():
