@@ -241,6 +241,15 @@ class SampleConfig:
     svd_max_guidance: float = 3.0
     # Open-Sora 1.2's caption guidance scale (its inference default; opensora-zeroshot, opensora-fullft).
     opensora_guidance_scale: float = 7.0
+    # Keyword arguments for an outside system's predictor class (predictor.py), e.g. a weights path:
+    # --set sample.system_options.weights=/path/model.safetensors.
+    system_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @field_validator("system_options")
+    @classmethod
+    def _typed(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """--set gives text: numbers and booleans become numbers and booleans, as YAML reads them."""
+        return {key: _scalar(item) for key, item in value.items()}
 
 
 @dataclass(config=_STRICT)
@@ -413,6 +422,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except OSError as err:
         raise UserError(f"cannot read config file {path}: {err.strerror}.") from None
     return _read_yaml(text, str(path))
+
+
+def _scalar(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (bool, int, float)) else text
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aidbench.errors import NotBuiltError, UsageError, did_you_mean
+from aidbench.errors import NotBuiltError, UsageError, UserError, did_you_mean
 
 Kind = Literal["system", "dataset", "metric", "table"]
 KINDS: tuple[Kind, ...] = ("system", "dataset", "metric", "table")
@@ -28,6 +28,10 @@ class Entry:
     issue: int | None = None
     # Metrics only: which way is better, "lower" (FVD, FID, errors) or "higher" (accuracies, PSNR, CLIPSIM).
     better: Literal["lower", "higher"] | None = None
+    # Systems from outside aidbench (plugins.py): a predictor, not a System; `argument` is what the name
+    # carries for its factory (the folder of `diffusers:FOLDER`).
+    external: bool = False
+    argument: str | None = None
 
     @property
     def built(self) -> bool:
@@ -271,6 +275,17 @@ def get(kind: Kind, name: str) -> Entry:
     entries = CATALOGUE[kind]
     name = canonical(kind, name)
     if name not in entries:
+        if kind == "system":
+            from aidbench import plugins
+
+            found = plugins.entry(name)
+            if found is not None:
+                return found
+            raise UsageError(
+                f"unknown system '{name}'{did_you_mean(name, [*entries, *plugins.names()])} (see `aidbench ls "
+                "systems`; your own: package.module:callable, an `aidbench.systems` entry point, or "
+                "diffusers:FOLDER)"
+            )
         raise UsageError(
             f"unknown {kind} '{name}'{did_you_mean(name, entries)} (see `aidbench ls {kind}s` for the {kind}s)"
         )
@@ -283,7 +298,18 @@ def load(kind: Kind, name: str) -> Any:
     if entry.target is None:
         raise NotBuiltError(f"the {kind} '{name}' is registered but not built yet (issue #{entry.issue}).")
     module_name, _, attr = entry.target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        if not entry.external:
+            raise
+        raise UserError(f"system '{name}': cannot import {module_name} ({err}).") from err
+    found = module
+    for part in attr.split("."):  # module:Class.method and the like, as entry points allow
+        if not hasattr(found, part):
+            raise UserError(f"system '{name}': {module_name} has no attribute {attr}.")
+        found = getattr(found, part)
+    return found
 
 
 def better(metric: str) -> Literal["lower", "higher"]:

@@ -15,11 +15,11 @@ def _copier(name: str, last_reference: bool):
     def sample(config, run, checkpoint, split):
         state = distributed.state(cpu=True)
 
-        def generate(clip, seed):
-            source = clip.frames[clip.num_ref_frames - 1] if last_reference else clip.frames[0]
-            return np.repeat(source[None], len(clip.frames), axis=0)
+        def generate(context):
+            source = context.reference[-1] if last_reference else context.reference[0]
+            return np.repeat(source[None], context.num_frames, axis=0)
 
-        return sample_clips(config, run, split, generate, state, lambda clip: {"system": name})
+        return sample_clips(config, run, split, generate, state, lambda context: {"system": name})
 
     return sample
 

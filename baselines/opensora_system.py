@@ -162,20 +162,20 @@ class OpenSoraObjective:
 
 
 def generator_for(config, parts: OpenSoraParts):
-    """generate(clip, seed) → uint8 (T, H, W, 3): the K true reference frames, then the predicted ones."""
+    """predict(context) → uint8 (T − K, H, W, 3), the predicted frames (predictor.py)."""
     from aidbench.baselines import rflow
 
     dit = parts.denoiser
     steps, scale = config.sample.num_inference_steps, config.sample.opensora_guidance_scale
 
     @torch.no_grad()
-    def generate(clip, seed):
+    def generate(context):
         device = next(dit.parameters()).device
-        generator = torch.Generator().manual_seed(seed)
-        frames = to_model(clip.frames).to(device)
-        t, _, height, width = frames.shape
-        k = clip.num_ref_frames
-        reference = parts.vae.encode(frames[:k].movedim(0, 1)[None], generator)
+        generator = context.generator()
+        frames = to_model(context.reference).to(device)
+        t, k = context.num_frames, context.num_ref_frames
+        height, width = context.size
+        reference = parts.vae.encode(frames.movedim(0, 1)[None], generator)
         held = reference.shape[2]
         total = held + parts.vae.latent_frames(t - k)
         noise = torch.randn((1, reference.shape[1], total, *reference.shape[3:]), generator=generator)
@@ -183,7 +183,7 @@ def generator_for(config, parts: OpenSoraParts):
         reference = torch.cat([reference, torch.zeros_like(noise[:, :, held:])], dim=2)
         reference_frames = torch.zeros(1, total, dtype=torch.bool, device=device)
         reference_frames[:, :held] = True
-        y, mask = parts.captions([clip.instruction])
+        y, mask = parts.captions([context.instruction])
         y, mask = y.to(device, torch.float32), mask.to(device)
         null = dit.y_embedder.y_embedding[None, None].to(y.dtype)
         fps = _fps(config, 2, device)
@@ -197,7 +197,7 @@ def generator_for(config, parts: OpenSoraParts):
                 rflow.guided(model, y, null, mask, scale), noise, timesteps, reference, reference_frames
             )
         predicted = parts.vae.decode(z[:, :, held:], t - k)[0].movedim(0, 1)
-        return np.concatenate([clip.frames[:k], from_model(predicted, quantisation(config.data))])
+        return from_model(predicted, quantisation(config.data))
 
     return generate
 
@@ -207,7 +207,7 @@ def sample_zeroshot(config, run, checkpoint, split) -> dict[str, Any]:
     state = distributed.state(config.device == "cpu")
     parts.frozen_to(state.device).denoiser.to(state.device).eval()
     about = {"system": "opensora-zeroshot"}
-    return sample_clips(config, run, split, generator_for(config, parts), state, lambda clip: about)
+    return sample_clips(config, run, split, generator_for(config, parts), state, lambda context: about)
 
 
 def train(config, run, on_step=None) -> dict[str, Any]:
@@ -232,7 +232,7 @@ def sample_finetuned(config, run, checkpoint, split) -> dict[str, Any]:
     state = distributed.state(config.device == "cpu")
     parts.frozen_to(state.device).denoiser.to(state.device).eval()
     about = {"system": "opensora-fullft", "checkpoint": str(checkpoint)}
-    return sample_clips(config, run, split, generator_for(config, parts), state, lambda clip: about)
+    return sample_clips(config, run, split, generator_for(config, parts), state, lambda context: about)
 
 
 def check(config, split) -> None:

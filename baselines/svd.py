@@ -21,8 +21,7 @@ def build_svd(config, random_weights: bool = False):
 
 
 def svd_generator(config, parts):
-    """generate(clip, seed) → uint8 clip with SVD's own sampler (first reference frame, per-frame guidance)."""
-    import torch
+    """predict(context) → uint8 clip with SVD's own sampler (first reference frame, per-frame guidance)."""
 
     from aidbench.model.pipeline import AIDPipeline, to_uint8
     from aidbench.model.system import sampling_settings
@@ -31,12 +30,12 @@ def svd_generator(config, parts):
     settings = sampling_settings(config)
     guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
 
-    def generate(clip, seed):
+    def generate(context):
         frames = pipeline(
-            clip.frames[:1],
-            clip.frames.shape[0],
+            context.reference[:1],
+            context.num_frames,
             settings=settings,
-            generator=torch.Generator().manual_seed(seed),
+            generator=context.generator(),
             svd_guidance=guidance,
         )
         return to_uint8(frames, quantisation(config.data))
@@ -55,7 +54,7 @@ def sample_zeroshot(config, run, checkpoint, split):
         svd.unet, AdapterConfig(spatial=False, short_term=False, long_term=False), None
     ).eval()
     generate = svd_generator(config, AIDComponents(svd, plain, None))
-    return sample_clips(config, run, split, generate, state, lambda clip: {"system": "svd-zeroshot"})
+    return sample_clips(config, run, split, generate, state, lambda context: {"system": "svd-zeroshot"})
 
 
 def check(config, split):

@@ -80,7 +80,7 @@ def sample(config, run, checkpoint, split) -> dict[str, Any]:
     parts.svd.to(state.device)
     parts.denoiser.to(state.device).eval()
     about = {"system": "svd-fullft", "checkpoint": str(checkpoint)}
-    return sample_clips(config, run, split, svd_generator(config, parts), state, lambda clip: about)
+    return sample_clips(config, run, split, svd_generator(config, parts), state, lambda context: about)
 
 
 def parameters(config) -> dict[str, Any]:

@@ -22,14 +22,15 @@ def sample_reconstruction(config, run, checkpoint, split):
     svd.to(state.device)
 
     @torch.no_grad()
-    def generate(clip, seed):
-        frames = to_model(clip.frames).to(state.device)
+    def generate(context):  # an oracle: the true clip, encoded and decoded
+        frames = to_model(context.truth).to(state.device)
         latents = svd.vae.encode(frames).latent_dist.mode() * svd.vae.config.scaling_factor
         video = svd.decode_latents(latents[None], len(frames), decode_chunk_size=len(frames))
         frames = svd.video_processor.postprocess_video(video=video, output_type="np")[0]
         return to_uint8(frames, quantisation(config.data))
 
-    return sample_clips(config, run, split, generate, state, lambda clip: {"system": "vae-recon"})
+    about = {"system": "vae-recon"}
+    return sample_clips(config, run, split, generate, state, lambda context: about, truth=True)
 
 
 VAE_RECON = System("vae-recon", sample=sample_reconstruction, check=check, on_base=True)

@@ -30,17 +30,22 @@ def sampling_settings(config: Config):
 
 
 def aid_generator(config: Config, parts: AIDComponents):
-    """generate(clip, seed) → uint8 clip: AID's sampler with the config's sampling settings."""
+    """predict(context) → uint8 clip (predictor.py): AID's sampler with the config's sampling settings."""
     from aidbench.model.pipeline import AIDPipeline, to_uint8
 
     pipeline = AIDPipeline(parts.svd, parts.denoiser, parts.text_encoder)
     settings = sampling_settings(config)
     states = StateSource(config, open_dataset(config, config.data.eval_split).root)
 
-    def generate(clip, seed):
-        k, t = clip.num_ref_frames, clip.frames.shape[0]
-        generator = torch.Generator().manual_seed(seed)
-        frames = pipeline(clip.frames[:k], t, clip.instruction, states(clip), settings, generator)
+    def generate(context):
+        frames = pipeline(
+            context.reference,
+            context.num_frames,
+            context.instruction,
+            states(context),
+            settings,
+            context.generator(),
+        )
         return to_uint8(frames, quantisation(config.data))
 
     generate.states = states
@@ -72,7 +77,7 @@ def sample(config: Config, run, checkpoint: Path, split: str, parts=None) -> dic
     parts.denoiser.to(state.device).eval()
     generate = aid_generator(config, parts)
 
-    def about(clip):
-        return {"system": "aid", "checkpoint": str(checkpoint), "states": generate.states(clip)}
+    def about(context):
+        return {"system": "aid", "checkpoint": str(checkpoint), "states": generate.states(context)}
 
     return sample_clips(config, run, split, generate, state, about)

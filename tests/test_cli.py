@@ -34,6 +34,7 @@ COMMANDS = [
     ["sample"],
     ["eval"],
     ["report"],
+    ["leaderboard"],
     ["bench"],
     ["reproduce"],
     ["ls"],
@@ -58,7 +59,8 @@ def test_unknown_system_is_one_line_exit_2_and_no_traceback():
     done = run_subprocess("-m", "aidbench", "train", "aidd")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "error: unknown system 'aidd'; did you mean 'aid'? (see `aidbench ls systems` for the systems)"
+        "error: unknown system 'aidd'; did you mean 'aid'? (see `aidbench ls systems`; your own: "
+        "package.module:callable, an `aidbench.systems` entry point, or diffusers:FOLDER)"
     )
     assert "Traceback" not in done.stdout + done.stderr
 

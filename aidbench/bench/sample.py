@@ -14,10 +14,11 @@ import torch
 
 from aidbench.bench import harness, memory
 from aidbench.config import Config
+from aidbench.predictor import Context
 
 
 def _generator(system: str, config: Config):
-    """generate(clip, seed) → frames, exactly as the system's `sample` calls its pipeline."""
+    """predict(context) → frames, exactly as the system's `sample` calls its pipeline."""
     from aidbench.bench.systems import STATES, with_model
     from aidbench.model.pipeline import AIDPipeline
     from aidbench.model.system import sampling_settings
@@ -29,10 +30,15 @@ def _generator(system: str, config: Config):
         parts = build(with_model(config, name="aid"), random_weights=True)
         pipeline = AIDPipeline(parts.svd, parts.denoiser.eval(), parts.text_encoder)
 
-        def generate(clip, seed):
-            g = torch.Generator().manual_seed(seed)
-            k, t = clip.num_ref_frames, clip.frames.shape[0]
-            return pipeline(clip.frames[:k], t, clip.instruction, list(STATES), settings, g)
+        def generate(context):
+            return pipeline(
+                context.reference,
+                context.num_frames,
+                context.instruction,
+                list(STATES),
+                settings,
+                context.generator(),
+            )
 
         return generate, [parts.denoiser, parts.svd.vae, parts.svd.image_encoder, parts.text_encoder]
     if system in ("svd-zeroshot", "svd-fullft"):
@@ -42,10 +48,13 @@ def _generator(system: str, config: Config):
         pipeline = AIDPipeline(parts.svd, parts.denoiser.eval())
         guidance = (config.sample.svd_min_guidance, config.sample.svd_max_guidance)
 
-        def generate(clip, seed):
-            g = torch.Generator().manual_seed(seed)
+        def generate(context):
             return pipeline(
-                clip.frames[:1], clip.frames.shape[0], settings=settings, generator=g, svd_guidance=guidance
+                context.reference[:1],
+                context.num_frames,
+                settings=settings,
+                generator=context.generator(),
+                svd_guidance=guidance,
             )
 
         return generate, [parts.denoiser, parts.svd.vae, parts.svd.image_encoder]
@@ -54,7 +63,7 @@ def _generator(system: str, config: Config):
 
         config = with_model(config, name="opensora-zeroshot")
         parts = opensora_system.build(config, random_weights=True)
-        parts.frozen_to(torch.get_defaultharness.device_for())
+        parts.frozen_to(torch.get_default_device())
         parts.denoiser.eval()
         return opensora_system.generator_for(config, parts), [parts.denoiser]
     raise KeyError(system)
@@ -78,7 +87,7 @@ def measure_system(
         harness.sync(device)
         start = time.perf_counter()
         for j, clip in enumerate(inputs):
-            generate(clip, i * batch + j)
+            generate(Context.of(clip, i * batch + j, device))
         harness.sync(device)
         times.append((time.perf_counter() - start) / batch)
     return {

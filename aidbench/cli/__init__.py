@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from aidbench.cli import bench, compare, data, inspect, report, reproduce, sample, train, weights
+from aidbench.cli import bench, compare, data, inspect, leaderboard, report, reproduce, sample, train, weights
 from aidbench.cli import eval as evaluation
 from aidbench.errors import UserError
 
@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 # The flow first, then what runs all of it, then inspection.
-for commands in (train, sample, evaluation, compare, report, bench, reproduce, inspect):
+for commands in (train, sample, evaluation, compare, report, leaderboard, bench, reproduce, inspect):
     app.add_typer(commands.app)
 app.add_typer(weights.app, name="weights")
 app.add_typer(weights.stats_app, name="stats")

@@ -34,6 +34,13 @@ def ls(
                 status = "" if entry.status == "ready" else f"  [{entry.status}]"
                 typer.echo(f"  {entry.name:<34} {entry.summary}{status}")
         if singular == "system" and kind in (None, plural):
+            from aidbench import plugins
+
+            found = plugins.names()
+            if found:
+                typer.echo(f"systems (installed plugins, entry point group {plugins.GROUP}):")
+                for name in found:
+                    typer.echo(f"  {name:<34} {plugins.entry(name).summary}")
             typer.echo("systems (paper-reported: numbers from results/paper only):")
             tables = [registry.load("table", name) for name in registry.names("table")]
             for name, where in paper_systems(tables).items():

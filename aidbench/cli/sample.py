@@ -29,14 +29,21 @@ app = typer.Typer()
 
 
 @app.command(
-    epilog="Example: aidbench sample --checkpoint results/runs/train/RUN/checkpoint-1000 --dataset ssv2"
+    epilog="Example: aidbench sample --checkpoint results/runs/train/RUN/checkpoint-1000 --dataset ssv2 (your "
+    "own system: aidbench sample --system my_package.predict:MyModel --dataset synthtvp)"
 )
 def sample(
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A train run's output or checkpoint-<step> folder.")
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="A system that needs no training (svd-zeroshot, vae-recon).")
+        str | None,
+        typer.Option(
+            "--system",
+            "--model",
+            help="A system that needs no training: svd-zeroshot, vae-recon, …, or your own predictor "
+            "(package.module:callable, an `aidbench.systems` entry point, diffusers:FOLDER).",
+        ),
     ] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Registered dataset.")] = None,
     split: Annotated[
@@ -63,8 +70,8 @@ def sample(
     else:
         if checkpoint is None and model is None:
             raise UsageError(
-                "give --checkpoint (a train run's output or checkpoint-<step>), --model for a system that needs "
-                "no training, or --resume RUN_ID."
+                "give --checkpoint (a train run's output or checkpoint-<step>), --system for a system that needs "
+                "no training (your own predictor included), or --resume RUN_ID."
             )
         files = parse_weights(weights_opt) or None
         cli = {"data.dataset": dataset, "model.name": model, "paths.files": files, "data.root": text(root)}

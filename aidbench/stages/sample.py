@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from aidbench.data.open import open_dataset
 from aidbench.data.video import write_png_frames, write_video
 from aidbench.errors import UsageError, UserError
 from aidbench.metrics.videoset import VideoSet, load_folder
+from aidbench.predictor import Context, Predictor, frames_of
 from aidbench.progress import track
 
 SAMPLES, PREVIEWS, META = "samples", "previews", "meta.json"
@@ -109,12 +111,23 @@ def run_sample(
 
 
 def sample_clips(
-    config: Config, run, split: str, generate, device_state, about: dict[str, Any]
+    config: Config,
+    run,
+    split: str,
+    predict: Predictor,
+    device_state,
+    about: Callable[[Context], dict[str, Any]],
+    *,
+    annotations: bool = True,
+    truth: bool = False,
 ) -> dict[str, Any]:
     """The loop every system shares: this process's share of the split, sample.num_samples samples of each
     clip, skipping finished ones.
 
-    generate(clip, seed) → uint8 (T, H, W, 3); the true reference frames replace its first K frames.
+    predict(context) → uint8 (T, H, W, 3) or (T − K, H, W, 3) (predictor.py); the true reference frames
+    come first in what is stored. `annotations`: the context carries the dataset's annotations (aidbench's
+    own systems); `truth`: the true clip too (oracles). about(context) → what the sample's meta.json
+    records besides the clip.
     """
     dataset = open_dataset(config, split)
     mine = dataset.refs[device_state.process_index :: device_state.num_processes]
@@ -139,7 +152,8 @@ def sample_clips(
         refs = clip.num_ref_frames
         for k in todo:
             seed = sample_seed(config.seed, clip.clip_id, k)
-            frames = np.concatenate([clip.frames[:refs], generate(clip, seed)[refs:]])
+            context = Context.of(clip, seed, device_state.device, annotations=annotations, truth=truth)
+            frames = frames_of(predict(context), context, config.model.name)
             write_png_frames(folders[k], frames)
             preview = f"{ref.clip_id}.mp4" if k == 0 else f"{ref.clip_id}.sample-{k}.mp4"
             write_video(run.path / PREVIEWS / preview, frames, fps=8)
@@ -149,7 +163,7 @@ def sample_clips(
                 "seed": seed,
                 "sample": k,
                 "num_ref_frames": refs,
-                **about(clip),
+                **about(context),
             }
             atomic.write_json(folders[k] / META, meta)
             done += 1

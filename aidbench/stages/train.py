@@ -28,6 +28,7 @@ from aidbench.config import Config
 from aidbench.data.open import open_dataset
 from aidbench.data.video import write_video
 from aidbench.errors import UserError
+from aidbench.predictor import Context, frames_of
 from aidbench.progress import track
 from aidbench.stages import speed
 from aidbench.stages.sample import sample_seed
@@ -55,7 +56,7 @@ def run_train(config: Config, *, resume: str | None = None, run_id: str | None =
 class Trainee:
     """What a system hands the loop: `model` holds every trainable parameter (and saves them with
     `trainable_state_dict()`), `frozen` the modules it needs on the device (the speed switches apply to
-    them too), `loss(clips, generator)` the batch's loss, and `previews()` a generate(clip, seed) for the
+    them too), `loss(clips, generator)` the batch's loss, and `previews()` a predictor (predictor.py) for the
     validation previews."""
 
     model: torch.nn.Module
@@ -270,7 +271,8 @@ def validation_previews(config: Config, generate, model: torch.nn.Module, folder
     model.eval()
     try:
         for clip in dataset:
-            video = generate(clip, sample_seed(config.seed, clip.clip_id))
+            context = Context.of(clip, sample_seed(config.seed, clip.clip_id))
+            video = frames_of(generate(context), context, config.model.name)
             frames = np.concatenate([clip.frames, video])
             written.append(write_video(folder / f"{clip.clip_id}.mp4", frames, fps=4))
     finally:
