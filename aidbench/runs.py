@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1
 MANIFEST_FIELDS: dict[str, str] = {
     "schema_version": "Version of this schema (an integer); bumped on any incompatible change.",
     "run_id": "Name of the run folder: <UTC time>-<label>-<random>, or the id the user chose.",
-    "stage": "The stage that owns the run: data, train, sample, eval, compare, report, bench or reproduce.",
+    "stage": "The stage that owns the run: data, train, sample, eval, compare, human, report, bench or reproduce.",
     "status": "running, done or failed. A done run is never written again.",
     "error": "null, or {type, message} of the last failure ('interrupted' for Ctrl-C or SIGTERM).",
     "config": "The fully resolved config (defaults, preset, file and overrides merged).",

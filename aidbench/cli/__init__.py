@@ -13,7 +13,19 @@ import sys
 
 import typer
 
-from aidbench.cli import bench, compare, data, inspect, leaderboard, report, reproduce, sample, train, weights
+from aidbench.cli import (
+    bench,
+    compare,
+    data,
+    human_eval,
+    inspect,
+    leaderboard,
+    report,
+    reproduce,
+    sample,
+    train,
+    weights,
+)
 from aidbench.cli import eval as evaluation
 from aidbench.errors import UserError
 
@@ -28,6 +40,7 @@ app.add_typer(data.app, name="data")
 # The flow first, then what runs all of it, then inspection.
 for commands in (train, sample, evaluation, compare, report, leaderboard, bench, reproduce, inspect):
     app.add_typer(commands.app)
+app.add_typer(human_eval.app, name="human-eval")
 app.add_typer(weights.app, name="weights")
 app.add_typer(weights.stats_app, name="stats")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from aidbench import atomic, layout, registry
 from aidbench.config import Config, resolve
-from aidbench.report import efficiency, filled_tables, gallery, html, records, render
+from aidbench.human import score as human_scores
+from aidbench.report import efficiency, filled_tables, gallery, html, human, records, render
 
 MAX_GALLERY_CLIPS = 16
 
@@ -95,17 +96,21 @@ def build_report(
         chosen = [c.ours for c in row.cells if c.ours is not None and c.ours.sample_dir is not None]
         sample_dirs[row.label] = chosen[0].sample_dir if chosen else None
     shown = gallery.collect(dataset, sample_dirs, max_clips)
+    people = human_scores.latest(results)
 
     written = [
         atomic.write_text(
             out_dir / "report.md",
             f"# {title}\n\n{intro}\n\n"
-            + "\n".join(render.markdown_filled(t) + render.markdown_curves(t) for t in tables),
+            + "\n".join(render.markdown_filled(t) + render.markdown_curves(t) for t in tables)
+            + human.markdown(people),
         ),
         atomic.write_text(out_dir / "report.csv", render.filled_csv(tables)),
         atomic.write_text(out_dir / "report-curves.csv", render.curves_csv(tables)),
         atomic.write_text(out_dir / "report.tex", render.latex_document(tables, title)),
-        atomic.write_text(out_dir / "report.html", html.page(title, intro, tables, shown)),
+        atomic.write_text(
+            out_dir / "report.html", html.page(title, intro, tables, shown, human.html(people))
+        ),
     ]
     paper_intro = (
         "# The AID paper's reference numbers\n\n"

@@ -220,7 +220,7 @@ def curve_charts(table: FilledTable) -> list[tuple[str, bytes]]:
     return charts
 
 
-def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery) -> str:
+def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery, human: str = "") -> str:
     toc = "".join(
         f'<li><a href="#{escape(t.name)}">{escape(t.title)}</a> ({t.measured()} of our cells filled)</li>'
         for t in tables
@@ -250,6 +250,7 @@ def page(title: str, intro: str, tables: list[FilledTable], gallery: Gallery) ->
         f"<h2>Tables</h2>{''.join(table_html(t) for t in tables)}"
         f"<h2>Ours vs the paper's</h2>{chart_html}"
         f"<h2>Per-horizon curves</h2>{curve_html}"
+        f"{human}"
         f"<h2>Gallery: {escape(gallery.dataset)}</h2>{gallery_html(gallery)}"
         '<pre id="media-status" data-state="pending">media not checked</pre>'
         f"<script>{CHECK_MEDIA}</script></body></html>\n"
