@@ -49,11 +49,16 @@ def entry(name: str) -> Entry | None:
         )
     found = installed().get(name)
     if found is not None:
-        source = f" ({found.dist.name} {found.dist.version})" if found.dist else ""
-        return Entry("system", name, f"plugin {found.value}{source}", target=found.value, external=True)
+        return Entry("system", name, describe(found), target=found.value, external=True)
     if _TARGET.match(name):
         return Entry("system", name, f"predictor {name}", target=name, external=True)
     return None
+
+
+def describe(found: metadata.EntryPoint) -> str:
+    """An installed plugin in one line: its target and the package that ships it."""
+    source = f" ({found.dist.name} {found.dist.version})" if found.dist else ""
+    return f"plugin {found.value}{source}"
 
 
 def label(name: str) -> str:

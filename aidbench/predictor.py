@@ -87,13 +87,8 @@ Predictor = Callable[[Context], Any]
 def frames_of(output: Any, context: Context, system: str) -> np.ndarray:
     """A predictor's output as uint8 (T, H, W, 3), the true references first; one sentence when it is not
     frames of the clip's size."""
-    try:
-        import torch
-
-        if isinstance(output, torch.Tensor):
-            output = output.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    if hasattr(output, "detach"):  # a torch tensor
+        output = output.detach().cpu().numpy()
     t, k = context.num_frames, context.num_ref_frames
     height, width = context.size
     array = np.asarray(output) if isinstance(output, (np.ndarray, list, tuple)) else None

@@ -294,7 +294,12 @@ def get(kind: Kind, name: str) -> Entry:
 
 def load(kind: Kind, name: str) -> Any:
     """Import and return the object behind `name`; a clear error when it is not built yet."""
-    entry = get(kind, name)
+    return target(get(kind, name))
+
+
+def target(entry: Entry) -> Any:
+    """Import and return the object an entry points at."""
+    kind, name = entry.kind, entry.name
     if entry.target is None:
         raise NotBuiltError(f"the {kind} '{name}' is registered but not built yet (issue #{entry.issue}).")
     module_name, _, attr = entry.target.partition(":")

@@ -31,7 +31,7 @@ class System:
 def load(name: str, operation: str | None = None) -> System:
     """The registered system; with `operation`, one clear error when the system has no such operation."""
     entry = registry.get("system", name)
-    system = registry.load("system", name)
+    system = registry.target(entry)
     if entry.external:
         system = from_predictor(name, system, entry.argument)
     if operation is None:

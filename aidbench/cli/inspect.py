@@ -36,11 +36,11 @@ def ls(
         if singular == "system" and kind in (None, plural):
             from aidbench import plugins
 
-            found = plugins.names()
+            found = plugins.installed()
             if found:
                 typer.echo(f"systems (installed plugins, entry point group {plugins.GROUP}):")
-                for name in found:
-                    typer.echo(f"  {name:<34} {plugins.entry(name).summary}")
+                for name, ep in sorted(found.items()):
+                    typer.echo(f"  {name:<34} {plugins.describe(ep)}")
             typer.echo("systems (paper-reported: numbers from results/paper only):")
             tables = [registry.load("table", name) for name in registry.names("table")]
             for name, where in paper_systems(tables).items():
