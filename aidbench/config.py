@@ -132,6 +132,25 @@ class OpenSoraConfig:
 
 
 @dataclass(config=_STRICT)
+class SeerConfig:
+    """The Seer baseline (baselines/seer.py)."""
+
+    # sd15: SD 1.5's UNet with new temporal layers, where Seer's training starts; released: Seer's own
+    # fine-tune (the `seer` weights), which samples without training.
+    init: Literal["sd15", "released"] = "sd15"
+    # FSText starts from Seer's initialisation checkpoint (`seer-fstext-init`); False: as Seer constructs
+    # it (zero query and positions, random layers). Only the paper sizes read weights.
+    fstext_init: bool = True
+    # Seer's initialisation loss (its `text_loss`: the frames' mean sub-instruction against the instruction)
+    # added to the denoising loss; Seer sets it only for the FSText initialisation stage.
+    text_loss: bool = False
+    # [ours] Rate of training with the empty text in place of the sub-instructions (Seer: none).
+    text_dropout: float = Field(0.0, ge=0.0, le=1.0)
+    # [smoke] Train the spatial (SD 1.5) layers too: a tiny UNet has no image pretraining to keep frozen.
+    train_spatial: bool = False
+
+
+@dataclass(config=_STRICT)
 class ModelConfig:
     # A registered system (`aidbench ls systems`).
     name: str = "aid"
@@ -145,6 +164,7 @@ class ModelConfig:
     # Every UNet weight trains as well: supplementary Tables 3-4's "Ours (full finetune)".
     full_finetune: bool = False
     opensora: OpenSoraConfig = dataclasses.field(default_factory=OpenSoraConfig)
+    seer: SeerConfig = dataclasses.field(default_factory=SeerConfig)
     # [smoke] vae: SVD's latent space (the paper); pixels: the UNet denoises frames directly through an
     # identity autoencoder (3 channels, no VAE), so a tiny model learns in minutes on a CPU.
     latent_space: Literal["vae", "pixels"] = "vae"
@@ -241,6 +261,12 @@ class SampleConfig:
     svd_max_guidance: float = 3.0
     # Open-Sora 1.2's caption guidance scale (its inference default; opensora-zeroshot, opensora-fullft).
     opensora_guidance_scale: float = 7.0
+    # Seer's text guidance scale over DDIM's steps (its inference default; seer).
+    seer_guidance_scale: float = 7.5
+    # [smoke] Seer's sampling starts from pure noise; True starts from the last reference frame noised to
+    # the first timestep. SD 1.5's schedule keeps some signal at its last timestep (ᾱ = 0.0047), which a
+    # tiny pixel-space model learns to read (the clip's mean colour) and pure noise lacks.
+    seer_reference_prior: bool = False
     # Keyword arguments for an outside system's predictor class (predictor.py), e.g. a weights path:
     # --set sample.system_options.weights=/path/model.safetensors.
     system_options: dict[str, Any] = dataclasses.field(default_factory=dict)

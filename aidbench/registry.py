@@ -78,6 +78,12 @@ def _entries() -> list[Entry]:
         ),
         Entry(
             "system",
+            "seer",
+            "Seer: SD 1.5 inflated with causal temporal attention, FSText sub-instructions per frame",
+            target="aidbench.baselines.seer:SEER",
+        ),
+        Entry(
+            "system",
             "copy-first-frame",
             "Every predicted frame a copy of the first frame: no training, no weights",
             target="aidbench.baselines.copy:COPY_FIRST_FRAME",

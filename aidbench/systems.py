@@ -26,6 +26,8 @@ class System:
     check: Callable[[Any, str], None] | None = None
     # Built on SVD's UNet: takes the text-blind base that `reproduce` pretrains (train.base_steps).
     on_base: bool = False
+    # config → True where a trainable system samples without a train run of ours (a released fine-tune).
+    ready: Callable[[Any], bool] | None = None
 
 
 def load(name: str, operation: str | None = None) -> System:

@@ -126,6 +126,36 @@ KNOWN: dict[str, Weight] = {
             required=("config.json",),
         ),
         Weight(
+            "sd15",
+            "stable-diffusion-v1-5",
+            "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (diffusers layout, full or fp16 "
+            "safetensors; formerly runwayml/stable-diffusion-v1-5)",
+            "seer (the spatial UNet, VAE and CLIP text encoder it inflates)",
+            required=(
+                "model_index.json",
+                "unet/config.json",
+                "vae/config.json",
+                "text_encoder/config.json",
+                "tokenizer/vocab.json",
+                "scheduler/scheduler_config.json",
+            ),
+        ),
+        Weight(
+            "seer",
+            "SeerVideo/sthv2_seer/learned_sdunet-steps-200000",
+            "https://huggingface.co/xianfang/SeerVideo (a fine-tune's learned_sdunet-steps-N folder: sthv2_seer, "
+            "bridge_seer, epickitchen_seer or sthv2bridge_seer)",
+            "seer with model.seer.init released (the UNet and FSText Seer fine-tuned)",
+            required=("pytorch_model.bin", "pytorch_model_1.bin"),
+        ),
+        Weight(
+            "seer-fstext-init",
+            "SeerVideo/fstext_init/pytorch_model.bin",
+            "https://huggingface.co/xianfang/SeerVideo/resolve/main/fstext_init/pytorch_model.bin "
+            "(Seer's FSText after its initialisation stage)",
+            "seer (FSText's starting point, model.seer.fstext_init)",
+        ),
+        Weight(
             "llava",
             "llava-1.5-7b-hf",
             "https://huggingface.co/llava-hf/llava-1.5-7b-hf (transformers layout)",

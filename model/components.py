@@ -134,23 +134,30 @@ SVD_FILES = {
 
 
 def svd_variant(folder) -> str | None:
-    """None when every part has its full-precision safetensors, "fp16" when some part has only its fp16
-    variant; a part with neither (or only a pickled `.bin`) is one clear error."""
+    """SVD's variant (published_variant)."""
+    return published_variant(
+        folder, SVD_FILES, "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid"
+    )
+
+
+def published_variant(folder, files: dict[str, str], source: str) -> str | None:
+    """Which variant of a diffusers folder to read: None when every part (`files`: part → file stem) has its
+    full-precision safetensors, "fp16" when some part has only its fp16 variant; a part with neither (or only
+    a pickled `.bin`) is one clear error naming `source`."""
     from pathlib import Path
 
     folder, variant = Path(folder), None
-    for part, stem in SVD_FILES.items():
+    for part, stem in files.items():
         full, half = folder / part / f"{stem}.safetensors", folder / part / f"{stem}.fp16.safetensors"
         if full.is_file():
             continue
         if not half.is_file():
             raise UserError(
-                f"{folder / part} holds neither {full.name} nor {half.name}; aidbench reads SVD's safetensors "
-                "files only (a .bin file is a pickle): download them from "
-                "https://huggingface.co/stabilityai/stable-video-diffusion-img2vid."
+                f"{folder / part} holds neither {full.name} nor {half.name}; aidbench reads safetensors "
+                f"files only (a .bin file is a pickle): download them from {source}."
             )
         variant = "fp16"
-    for part, stem in SVD_FILES.items():  # the files diffusers will read
+    for part, stem in files.items():  # the files diffusers will read
         half = folder / part / f"{stem}.fp16.safetensors"
         check_safetensors(half if variant and half.is_file() else folder / part / f"{stem}.safetensors")
     return variant

@@ -670,3 +670,256 @@ def videomae_checkpoint(root: Path, seed: int = 0, nest: str = "module") -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({nest: videomae_model().state_dict()}, path)
     return path
+
+
+# stable-diffusion-v1-5/stable-diffusion-v1-5 (formerly runwayml/): model_index.json
+SD15_MODEL_INDEX = {
+    "_class_name": "StableDiffusionPipeline",
+    "_diffusers_version": "0.6.0",
+    "feature_extractor": ["transformers", "CLIPImageProcessor"],
+    "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+    "scheduler": ["diffusers", "PNDMScheduler"],
+    "text_encoder": ["transformers", "CLIPTextModel"],
+    "tokenizer": ["transformers", "CLIPTokenizer"],
+    "unet": ["diffusers", "UNet2DConditionModel"],
+    "vae": ["diffusers", "AutoencoderKL"],
+}
+# unet/config.json, sizes shrunk (published: block_out_channels [320, 640, 1280, 1280], three
+# CrossAttnDownBlock2D then DownBlock2D (and the mirror up), layers_per_block 2, attention_head_dim 8,
+# cross_attention_dim 768, sample_size 64)
+SD15_UNET = {
+    "_class_name": "UNet2DConditionModel",
+    "_diffusers_version": "0.6.0",
+    "act_fn": "silu",
+    "attention_head_dim": 2,
+    "block_out_channels": [32, 64],
+    "center_input_sample": False,
+    "cross_attention_dim": 32,
+    "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+    "downsample_padding": 1,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "in_channels": 4,
+    "layers_per_block": 1,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-05,
+    "norm_num_groups": 32,
+    "out_channels": 4,
+    "sample_size": 8,
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
+}
+# vae/config.json, sizes shrunk (published: block_out_channels [128, 256, 512, 512], 4 blocks each way,
+# layers_per_block 2, sample_size 512)
+SD15_VAE = {
+    "_class_name": "AutoencoderKL",
+    "_diffusers_version": "0.6.0",
+    "act_fn": "silu",
+    "block_out_channels": [32, 32],
+    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"],
+    "in_channels": 3,
+    "latent_channels": 4,
+    "layers_per_block": 1,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "sample_size": 16,
+    "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"],
+}
+# text_encoder/config.json, sizes shrunk (published: hidden_size 768, intermediate_size 3072, 12 heads,
+# 12 layers, projection_dim 768)
+SD15_TEXT_ENCODER = {
+    "_name_or_path": "openai/clip-vit-large-patch14",
+    "architectures": ["CLIPTextModel"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 0,
+    "dropout": 0.0,
+    "eos_token_id": 2,
+    "hidden_act": "quick_gelu",
+    "hidden_size": 32,
+    "initializer_factor": 1.0,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 77,
+    "model_type": "clip_text_model",
+    "num_attention_heads": 2,
+    "num_hidden_layers": 1,
+    "pad_token_id": 1,
+    "projection_dim": 32,
+    "torch_dtype": "float32",
+    "transformers_version": "4.22.0.dev0",
+    "vocab_size": 49408,
+}
+SD15_SCHEDULER = {
+    "_class_name": "PNDMScheduler",
+    "_diffusers_version": "0.6.0",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "num_train_timesteps": 1000,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
+    "clip_sample": False,
+}
+_CLIP_SPECIAL = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+
+
+def _clip_tokenizer(folder: Path) -> None:
+    """CLIPTokenizer's four files; the vocabulary cut to the special tokens and single characters (the
+    published one holds 49,408 BPE tokens)."""
+    chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+    vocab = {"<|startoftext|>": 49406, "<|endoftext|>": 49407}
+    for i, c in enumerate(chars):
+        vocab[c], vocab[c + "</w>"] = 2 * i, 2 * i + 1
+    _json(folder / "vocab.json", vocab)
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    _json(folder / "special_tokens_map.json", {**_CLIP_SPECIAL, "pad_token": "<|endoftext|>"})
+    _json(
+        folder / "tokenizer_config.json",
+        {
+            **_CLIP_SPECIAL,
+            "add_prefix_space": False,
+            "do_lower_case": True,
+            "errors": "replace",
+            "model_max_length": 77,
+            "name_or_path": "openai/clip-vit-large-patch14",
+            "pad_token": "<|endoftext|>",
+            "tokenizer_class": "CLIPTokenizer",
+        },
+    )
+
+
+def sd15_folder(root: Path, variants: tuple[str, ...] = ("fp16",), seed: int = 0) -> Path:
+    """stable-diffusion-v1-5 as downloaded (diffusers layout), `variants` among "full" and "fp16"."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**_fields(SD15_UNET))
+    vae = AutoencoderKL(**_fields(SD15_VAE))
+    text = CLIPTextModel(CLIPTextConfig(**_fields(SD15_TEXT_ENCODER)))
+    folder = root / "stable-diffusion-v1-5"
+    _json(folder / "model_index.json", SD15_MODEL_INDEX)
+    _json(folder / "unet" / "config.json", SD15_UNET)
+    _json(folder / "vae" / "config.json", SD15_VAE)
+    _json(folder / "text_encoder" / "config.json", SD15_TEXT_ENCODER)
+    _json(folder / "scheduler" / "scheduler_config.json", SD15_SCHEDULER)
+    _clip_tokenizer(folder / "tokenizer")
+    for variant in variants:
+        dtype, suffix = (torch.float32, "") if variant == "full" else (torch.float16, ".fp16")
+        _save(unet, dtype, folder / "unet" / f"diffusion_pytorch_model{suffix}.safetensors")
+        _save(vae, dtype, folder / "vae" / f"diffusion_pytorch_model{suffix}.safetensors")
+        _save(text, dtype, folder / "text_encoder" / f"model{suffix}.safetensors")
+    return folder
+
+
+# Seer's modules (SeerVideoLDM, seer/models), read off its code: the shapes its state dicts hold.
+def _seer_attention(prefix: str, dim: int, heads: int, context: int | None, rotary: bool) -> dict:
+    shapes = {
+        f"{prefix}.to_q.weight": (dim, dim),
+        f"{prefix}.to_k.weight": (dim, context or dim),
+        f"{prefix}.to_v.weight": (dim, context or dim),
+        f"{prefix}.to_out.0.weight": (dim, dim),
+        f"{prefix}.to_out.0.bias": (dim,),
+    }
+    if rotary:  # rotary_embedding_torch's RotaryEmbedding(min(32, dim_head)): freqs, one per pair
+        shapes[f"{prefix}.rotary_emb.freqs"] = (min(32, dim // heads) // 2,)
+    return shapes
+
+
+def _seer_block(prefix: str, dim: int, heads: int, context: int | None, temporal: bool) -> dict:
+    """BasicTransformerBlock3D / BasicLinearTransformerBlock3D: attn1, [attn2, norm2,] ff (GEGLU), norms."""
+    shapes = _seer_attention(f"{prefix}.attn1", dim, heads, None, rotary=temporal)
+    shapes.update(
+        {
+            f"{prefix}.ff.net.0.proj.weight": (8 * dim, dim),
+            f"{prefix}.ff.net.0.proj.bias": (8 * dim,),
+            f"{prefix}.ff.net.2.weight": (dim, 4 * dim),
+            f"{prefix}.ff.net.2.bias": (dim,),
+        }
+    )
+    norms = ("norm1", "norm3") if temporal else ("norm1", "norm2", "norm3")
+    if not temporal:
+        shapes.update(_seer_attention(f"{prefix}.attn2", dim, heads, context, rotary=False))
+    for norm in norms:
+        shapes[f"{prefix}.{norm}.weight"] = shapes[f"{prefix}.{norm}.bias"] = (dim,)
+    return shapes
+
+
+def seer_temporal_shapes(unet_config: dict) -> dict[str, tuple[int, ...]]:
+    """The `temporal_attentions` entries Seer's UNet adds beside every spatial transformer (temporal
+    SpatialTransformer3D: GroupNorm, 1×1 proj_in, one temporal block, 1×1 proj_out)."""
+    channels, heads = unet_config["block_out_channels"], unet_config["attention_head_dim"]
+    layers = unet_config["layers_per_block"]
+    places = []
+    for i, kind in enumerate(unet_config["down_block_types"]):
+        if kind.startswith("CrossAttn"):
+            places += [(f"down_blocks.{i}.temporal_attentions.{j}", channels[i]) for j in range(layers)]
+    places.append(("mid_block.temporal_attentions.0", channels[-1]))
+    for i, kind in enumerate(unet_config["up_block_types"]):
+        if kind.startswith("CrossAttn"):
+            width = list(reversed(channels))[i]
+            places += [(f"up_blocks.{i}.temporal_attentions.{j}", width) for j in range(layers + 1)]
+    shapes = {}
+    for prefix, c in places:
+        shapes.update(
+            {
+                f"{prefix}.norm.weight": (c,),
+                f"{prefix}.norm.bias": (c,),
+                f"{prefix}.proj_in.weight": (c, c, 1, 1),
+                f"{prefix}.proj_in.bias": (c,),
+                f"{prefix}.proj_out.weight": (c, c, 1, 1),
+                f"{prefix}.proj_out.bias": (c,),
+            }
+        )
+        shapes.update(_seer_block(f"{prefix}.transformer_blocks.0", c, heads, None, temporal=True))
+    return shapes
+
+
+def seer_fstext_shapes(width: int, layers: int = 8, heads: int = 8) -> dict[str, tuple[int, ...]]:
+    """FSTextTransformer(num_frames=16, num_layers=8) as Seer builds it: a learnable query, a 16 × 1024
+    position table, per layer a LinearTransformer3D of a text block and a temporal block, a final norm."""
+    shapes = {"learnable_query": (1, 1, 1, width), "pos_embed": (1, 16, 1024, width)}
+    for n in range(layers):
+        for b, temporal in ((0, False), (1, True)):
+            prefix = f"trf_blocks.{n}.transformer_blocks.{b}"
+            shapes.update(_seer_block(prefix, width, heads, width, temporal))
+    shapes["norm.weight"] = shapes["norm.bias"] = (width,)
+    return shapes
+
+
+def _random_state(shapes: dict, seed: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    state = {k: torch.randn(shape, generator=generator) * 0.02 for k, shape in shapes.items()}
+    for k in state:
+        if k.endswith("rotary_emb.freqs"):
+            dim = state[k].numel() * 2
+            state[k] = 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim))
+        elif k.endswith(("norm.weight", "norm1.weight", "norm2.weight", "norm3.weight")):
+            state[k] = 1 + state[k]
+    return state
+
+
+def seer_fstext_init(root: Path, width: int = 32, seed: int = 0) -> Path:
+    """store_pth/fstext_init/pytorch_model.bin: FSText's state dict as `torch.save` writes it."""
+    path = root / "SeerVideo" / "fstext_init" / "pytorch_model.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(_random_state(seer_fstext_shapes(width), seed), path)
+    return path
+
+
+def seer_checkpoint(root: Path, sd15: Path, seed: int = 0) -> Path:
+    """A fine-tune's learned_sdunet-steps-N folder as accelerate's save_state writes it: pytorch_model.bin
+    (the inflated UNet: SD 1.5's keys and the temporal ones) and pytorch_model_1.bin (FSText)."""
+    from safetensors.torch import load_file
+
+    folder = root / "SeerVideo" / "sthv2_seer" / "learned_sdunet-steps-200000"
+    folder.mkdir(parents=True, exist_ok=True)
+    spatial = load_file(str(sd15 / "unet" / "diffusion_pytorch_model.fp16.safetensors"))
+    unet = {k: v.float() for k, v in spatial.items()}
+    unet.update(_random_state(seer_temporal_shapes(SD15_UNET), seed))
+    torch.save(unet, folder / "pytorch_model.bin")
+    width = SD15_TEXT_ENCODER["hidden_size"]
+    torch.save(_random_state(seer_fstext_shapes(width), seed + 1), folder / "pytorch_model_1.bin")
+    return folder

@@ -113,7 +113,7 @@ def test_bench_train_and_sample_from_the_command_line(cli, tmp_path):
     assert result.code == 0, result.err
     sampled = json.loads(result.out)["systems"][0]
     assert sampled["system"] == "svd-zeroshot" and sampled["seconds_per_clip"] > 0, sampled
-    assert cli("bench", "train", "-m", "seer").code == UsageError.exit_code
+    assert cli("bench", "train", "-m", "tune-a-video").code == UsageError.exit_code
 
 
 def test_bench_step_times_a_whole_training_step_against_the_bare_unet():

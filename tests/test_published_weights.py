@@ -309,7 +309,7 @@ def test_open_soras_vae_loads_from_its_folder_and_reads_its_config(tmp_path, shi
 
 
 def test_every_weight_aidbench_knows_has_a_published_layout_test():
-    from tests import test_lpips, test_opensora
+    from tests import test_lpips, test_opensora, test_seer
 
     covered = {
         "i3d": test_i3d_loads_videogpts_checkpoint_strictly_and_scores_a_clip,
@@ -324,5 +324,8 @@ def test_every_weight_aidbench_knows_has_a_published_layout_test():
         "t5-xxl": test_t5_loads_from_deepfloyds_folder_with_its_sentencepiece_tokenizer,
         "llava": test_llava_describes_a_frame_from_its_published_folder,
         "alexnet": test_lpips.test_the_backbone_comes_from_the_published_file_and_the_linear_layers_from_the_package,
+        "sd15": test_seer.test_sd15_as_published_loads_and_one_step_trains_only_the_temporal_layers_and_fstext,
+        "seer-fstext-init": test_seer.test_sd15_as_published_loads_and_one_step_trains_only_the_temporal_layers_and_fstext,
+        "seer": test_seer.test_the_released_checkpoint_loads_strictly_and_names_what_is_missing,
     }
     assert set(covered) == set(weights.KNOWN)

@@ -54,8 +54,12 @@ def test_each_row_is_filled_by_the_run_with_its_settings(tmp_path):
         "--set model.adapters.long_term=false`" in unfilled
     )
     assert "paper only (not in aidbench)" in _row(
-        md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer"
+        md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Tune-A-Video"
     )
+    seer = _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer")
+    assert (
+        "fill: `aidbench reproduce --preset paper-ssv2` | 112.9" in seer
+    )  # ours to fill, beside the paper's
     # supplementary Table 2: the baselines' rows are ours too; parameters come from model-info.
     table2 = "Fine-tune strategies of SVD and Open-Sora (SSv2)"
     assert "run `eval-full` | 50.23 |" in _row(md, table2, "SVD (Ours) | Adapter-Tuning")
@@ -393,7 +397,7 @@ def test_the_paper_tables_show_our_synthtvp_miniature_of_each_row_beside_the_pap
     )
     assert "no synthtvp miniature of this row yet" in _row(md, mcondition, "no MCondition")
     assert "not comparable with its numbers" in md.split(f"### {adapters}", 1)[1]
-    main = _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Seer")
+    main = _row(md, "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100", "Tune-A-Video")
     assert main.count("paper only (not in aidbench)") == 5  # three datasets, two miniature columns
     table5 = "Zero-shot FVD on Epic-100 after training on SSv2"
     assert "**0.8 [0.7, 0.9]** run `eval-shifted`" in _row(md, table5, "AID(ours) | zero-shot")

@@ -22,6 +22,7 @@ SYSTEMS = {
     "aid-fullft": "AID with every UNet weight trained as well (Tables 3-4 'Ours (full finetune)')",
     "svd-fullft": "SVD with every UNet weight fine-tuned, no text (Table 2)",
     "opensora-fullft": "Open-Sora 1.2 STDiT3 with every weight fine-tuned (Table 2)",
+    "seer": "Seer: SD 1.5 inflated, its temporal layers and FSText trained (Tables 3-4 'Seer')",
     "videofusion": "diffusers' UNet3DConditionModel at ModelScope text-to-video's configuration (Tables 3-4)",
 }
 SAMPLERS = ("aid", "svd-zeroshot", "svd-fullft", "opensora-zeroshot")
@@ -91,4 +92,11 @@ def trainee(system: str, config: Config) -> Trainee:
         parts.frozen_to(torch.get_default_device())  # T5 in bfloat16 on a GPU, as its trainer holds it
         objective = opensora_system.OpenSoraObjective(parts, config)
         return Trainee(parts.denoiser, objective, (parts.vae, parts.captions.model))
+    if system == "seer":
+        from aidbench.baselines import seer
+
+        config = with_model(config, name="seer")
+        parts = seer.build(config, random_weights=True)
+        model = seer.trainable(parts, config)
+        return Trainee(model, seer.SeerObjective(parts, config), (parts.latents, parts.text))
     raise KeyError(system)

@@ -1,5 +1,5 @@
 """`aidbench bench train`: seconds per training iteration, peak memory, and the largest batch under a memory
-cap, for the systems of supplementary Tables 3-4 (aid, aid-fullft, svd-fullft, opensora-fullft, videofusion).
+cap, for the systems of supplementary Tables 3-4 (aid, aid-fullft, svd-fullft, opensora-fullft, seer, videofusion).
 
 An iteration is what a `train` run does per step minus data loading: frozen encoders, the denoiser's forward
 and backward, AdamW's update (and the weights' moving average where train.ema_decay asks for one), under the config's switches (mixed precision, frozen dtype, attention,

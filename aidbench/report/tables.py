@@ -99,9 +99,9 @@ def aid(*extra: tuple[str, Any], **flipped: bool) -> Fill:
     return Fill("aid", tuple(where.items()), tuple(changes.items()) + extra)
 
 
-def trained(system: str) -> Fill:
-    """A baseline fine-tuned on the dataset it is scored on."""
-    return Fill(system, (("trained_on", TRAINED_HERE),))
+def trained(system: str, *extra: tuple[str, Any]) -> Fill:
+    """A baseline fine-tuned on the dataset it is scored on, with extra settings (config path, value)."""
+    return Fill(system, (("trained_on", TRAINED_HERE), *extra), extra)
 
 
 ZERO_SHOT_COMMAND = (
@@ -203,7 +203,7 @@ MAIN_RESULTS = PaperTable(
     "main-results",
     "FVD on SSv2, BridgeData v2 and Epic-Kitchens-100",
     "main_results.csv",
-    fills=_rows(({"system": "AID"}, aid())),
+    fills=_rows(({"system": "Seer"}, trained("seer")), ({"system": "AID"}, aid())),
 )
 ABLATION_MCONDITION = PaperTable(
     "ablation-mcondition",
@@ -241,6 +241,7 @@ SUPP_TABLE1 = PaperTable(
     fills=_rows(
         ({"system": "AID", "ref_frames": "1"}, aid(("data.num_ref_frames", 1))),
         ({"system": "AID", "ref_frames": "5"}, aid(("data.num_ref_frames", 5))),
+        ({"system": "Seer", "ref_frames": "5"}, trained("seer", ("data.num_ref_frames", 5))),
     ),
 )
 SUPP_TABLE2 = PaperTable(
@@ -260,6 +261,7 @@ SUPP_TABLE2 = PaperTable(
 EFFICIENCY_ROWS = (
     ({"system": "Ours"}, aid()),
     ({"system": "Ours(full finetune)"}, Fill("aid-fullft")),
+    ({"system": "Seer"}, Fill("seer")),
     ({"system": "VideoFusion"}, Fill("videofusion")),
 )
 SUPP_TABLE3 = PaperTable(
@@ -284,8 +286,14 @@ SUPP_TABLE5 = PaperTable(
     "supp_table5_zeroshot.csv",
     fills=(
         *_rows(
+            ({"system": "Seer", "setting": "training"}, trained("seer")),
             ({"system": "SVD", "setting": "training"}, trained("svd-fullft")),
             ({"system": "AID(ours)", "setting": "training"}, aid()),
+        ),
+        RowFill(
+            (("system", "Seer"), ("setting", "zero-shot")),
+            zero_shot_transfer(trained("seer"), "ssv2"),
+            shifted(trained("seer")),
         ),
         RowFill(
             (("system", "SVD"), ("setting", "zero-shot")),
@@ -304,7 +312,11 @@ SUPP_TABLE6 = PaperTable(
     "Instruction following on SSv2: FVD and CLIPScore",
     "supp_table6_clipscore.csv",
     miniature=(("psnr@synthtvp", "fidelity"), ("instruction-accuracy@synthtvp", "CLIPScore")),
-    fills=_rows(({"system": "SVD"}, trained("svd-fullft")), ({"system": "AID(ours)"}, aid())),
+    fills=_rows(
+        ({"system": "Seer"}, trained("seer")),
+        ({"system": "SVD"}, trained("svd-fullft")),
+        ({"system": "AID(ours)"}, aid()),
+    ),
 )
 
 

@@ -60,9 +60,10 @@ def checkpoint_config(checkpoint: Path) -> dict[str, Any]:
 def sample_config(config: Config, checkpoint: Path | None, system: str | None = None) -> Config:
     """The config a sample run uses: with a checkpoint, its architecture (model settings and clip length,
     which shape DQFormer's queries) over `config`; without one, `config`, whose system must need no
-    training."""
+    training (or sample released weights)."""
     if checkpoint is None:
-        if systems.trained(config.model.name):
+        found = systems.load(config.model.name)
+        if found.train is not None and not (found.ready and found.ready(config)):
             raise UsageError(f"'{config.model.name}' is trained: give --checkpoint from its train run.")
         return config
     if not checkpoint.exists():
