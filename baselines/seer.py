@@ -108,10 +108,6 @@ class FrameLatents(nn.Module):
         super().__init__()
         self.vae = vae
 
-    @property
-    def channels(self) -> int:
-        return 3 if self.vae is None else self.vae.config.latent_channels
-
     def encode(self, frames: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """frames (B, T, 3, H, W) in [-1, 1] → latents (B, C, T, h, w), a posterior sample as Seer draws."""
         if self.vae is None:

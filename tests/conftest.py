@@ -33,6 +33,17 @@ def isolated_paths(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny 3D convolutions and attention run many times faster on one thread than on cores others share."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def cli(capsys):
     """Run `aidbench ARGS` in-process through the real entry point; return its exit code and output."""
     from aidbench.cli import main

@@ -35,12 +35,7 @@ PAPER = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_fstext_gives_one_sub_instruction_per_frame_causally_under_seers_key_names():
