@@ -189,6 +189,15 @@ class SeerParts:
         return self
 
 
+def _architecture(config) -> tuple[dict[str, Any], dict[str, int]]:
+    """The UNet's config and FSText's arguments at a config's size: SD 1.5's and Seer's at the paper's,
+    SD 1.5's layout at test widths at tiny and smoke sizes."""
+    if config.model.size == "paper":
+        return SD15_UNET, {"width": CLIP_VIT_L14_TEXT["hidden_size"]}
+    channels = 3 if config.model.latent_space == "pixels" else 4
+    return small_unet_config(channels, SMALL_WIDTH), {"width": SMALL_WIDTH, "heads": 2, "layers": 2}
+
+
 def _small(config) -> SeerParts:
     """Tiny and smoke sizes: SD 1.5's layout at test widths, random weights seeded by config.seed."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -197,8 +206,9 @@ def _small(config) -> SeerParts:
     from aidbench.model.text import WordFeatures
 
     pixels = config.model.latent_space == "pixels"
+    unet_config, fstext_args = _architecture(config)
     torch.manual_seed(config.seed)
-    unet = UNet2DConditionModel(**small_unet_config(3 if pixels else 4, SMALL_WIDTH))
+    unet = UNet2DConditionModel(**unet_config)
     torch.manual_seed(config.seed + 1)
     vae = (
         None
@@ -227,7 +237,7 @@ def _small(config) -> SeerParts:
         text = ClipText(encoder, _openclip_tokenizer())
     torch.manual_seed(config.seed + 3)
     inflated = SeerUNet(unet)
-    fstext = FSText(SMALL_WIDTH, heads=2, layers=2)
+    fstext = FSText(**fstext_args)
     return SeerParts(SeerModel(inflated, fstext), FrameLatents(vae), text, dict(SD15_SCHEDULER))
 
 
@@ -285,11 +295,12 @@ def _random_sd15(config) -> SeerParts:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
+    unet_config, fstext_args = _architecture(config)
     torch.manual_seed(config.seed)
     vae = AutoencoderKL(**SD15_VAE)
     encoder = CLIPTextModel(CLIPTextConfig(**CLIP_VIT_L14_TEXT))
-    inflated = SeerUNet(UNet2DConditionModel(**SD15_UNET))
-    fstext = FSText(CLIP_VIT_L14_TEXT["hidden_size"])
+    inflated = SeerUNet(UNet2DConditionModel(**unet_config))
+    fstext = FSText(**fstext_args)
     return SeerParts(SeerModel(inflated, fstext), FrameLatents(vae), ClipText(encoder, _openclip_tokenizer()),
                      dict(SD15_SCHEDULER))  # fmt: skip
 
@@ -320,10 +331,9 @@ def build(config, random_weights: bool = False) -> SeerParts:
     return parts
 
 
-def trainable(parts: SeerParts, config) -> SeerModel:
+def trainable(model: SeerModel, config) -> SeerModel:
     """Mark what trains: the temporal layers and FSText (and with train_spatial the rest of the UNet), never
     the fixed rotary frequencies."""
-    model = parts.model
     if config.model.seer.train_spatial:
         model.unet.requires_grad_(True)
     for p in model.unet.temporal_parameters():
@@ -422,7 +432,7 @@ def train(config, run, on_step=None) -> dict[str, Any]:
     from aidbench.stages.train import train as run_training
 
     parts = build(config)
-    model = trainable(parts, config)
+    model = trainable(parts.model, config)
     parts.frozen_to(distributed.state(config.device == "cpu").device)
     trainee = Trainee(
         model, SeerObjective(parts, config), (parts.latents, parts.text), lambda: generator_for(config, parts)
@@ -435,14 +445,12 @@ def sample(config, run, checkpoint, split) -> dict[str, Any]:
     from aidbench.stages.train import checkpoint_weights, load_trainable
 
     about = {"system": "seer"}
-    if checkpoint is not None:
-        path = checkpoint_weights(checkpoint)
-        parts = build(config)
-        trainable(parts, config)
-        load_trainable(parts.model, path)
+    path = checkpoint_weights(checkpoint) if checkpoint is not None else None  # before any model is built
+    parts = build(config)
+    if path is not None:
+        load_trainable(trainable(parts.model, config), path)
         about["checkpoint"] = str(checkpoint)
     else:
-        parts = build(config)
         about["weights"] = "released"
     state = distributed.state(config.device == "cpu")
     parts.frozen_to(state.device).model.to(state.device).eval()
@@ -472,32 +480,31 @@ def check(config, split) -> None:
 
 
 def parameters(config) -> dict[str, Any]:
-    """Counts on the meta device: SD 1.5's UNet (frozen unless train_spatial), the temporal layers and FSText
-    (trained); the VAE and text encoder are frozen and not counted, as Seer's paper counts."""
+    """Counts on the meta device: SD 1.5's UNet (frozen unless train_spatial), the temporal layers and FSText,
+    trained as `trainable` marks them; the VAE and text encoder are frozen and not counted, as Seer's paper
+    counts."""
     from diffusers import UNet2DConditionModel
 
-    small = config.model.size != "paper"
-    pixels = config.model.latent_space == "pixels"
+    unet_config, fstext_args = _architecture(config)
     with torch.device("meta"):
-        unet_config = small_unet_config(3 if pixels else 4, SMALL_WIDTH) if small else SD15_UNET
-        inflated = SeerUNet(UNet2DConditionModel(**unet_config))
-        fstext = FSText(SMALL_WIDTH, heads=2, layers=2) if small else FSText(768)
-    fixed = sum(p.numel() for n, p in inflated.named_parameters() if n.endswith("rotary_emb.freqs"))
-    fixed_text = sum(p.numel() for n, p in fstext.named_parameters() if n.endswith("rotary_emb.freqs"))
-    temporal = sum(p.numel() for p in inflated.temporal_parameters())
-    total_unet = sum(p.numel() for p in inflated.parameters())
-    text = sum(p.numel() for p in fstext.parameters())
-    spatial = total_unet - temporal
-    train_spatial = config.model.seer.train_spatial
-    components = {
-        "spatial UNet (SD 1.5)": {"total": spatial, "trainable": spatial if train_spatial else 0},
-        "temporal attention": {"total": temporal, "trainable": temporal - fixed},
-        f"FSText ({RELEASED_FRAMES}-frame position table)": {"total": text, "trainable": text - fixed_text},
+        model = SeerModel(SeerUNet(UNet2DConditionModel(**unet_config)), FSText(**fstext_args))
+    trainable(model.requires_grad_(False), config)
+    temporal = set(map(id, model.unet.temporal_parameters()))
+    groups = {
+        "spatial UNet (SD 1.5)": [p for p in model.unet.parameters() if id(p) not in temporal],
+        "temporal attention": model.unet.temporal_parameters(),
+        f"FSText ({RELEASED_FRAMES}-frame position table)": list(model.fstext.parameters()),
     }
-    total = sum(c["total"] for c in components.values())
+    components = {
+        name: {
+            "total": sum(p.numel() for p in group),
+            "trainable": sum(p.numel() for p in group if p.requires_grad),
+        }
+        for name, group in groups.items()
+    }
     return {
         "model": "seer",
-        "total": total,
+        "total": sum(c["total"] for c in components.values()),
         "trainable": sum(c["trainable"] for c in components.values()),
         "components": components,
     }

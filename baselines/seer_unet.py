@@ -196,6 +196,7 @@ class SeerUNet(nn.Module):
             for attention, temporal in zip(spatial, block.temporal_attentions, strict=True):
                 attention.register_forward_hook(self._after(temporal))
         self._inflate_group_norms(unet)
+        self._norms = [m for m in unet.modules() if isinstance(m, VideoGroupNorm)]  # told each clip's frames
 
     def _after(self, temporal: TemporalTransformer):
         def hook(module, args, output):
@@ -224,9 +225,8 @@ class SeerUNet(nn.Module):
         (B, F, L, D), one per frame → ε prediction (B, C, F, H, W)."""
         b, c, f, h, w = latents.shape
         self._video = (f, held)
-        for module in self.unet.modules():
-            if isinstance(module, VideoGroupNorm):
-                module.frames = f
+        for norm in self._norms:
+            norm.frames = f
         x = latents.transpose(1, 2).reshape(b * f, c, h, w)
         t = timesteps.reshape(-1).expand(b).repeat_interleave(f)
         out = self.unet(x, t, encoder_hidden_states=context.flatten(0, 1), return_dict=False)[0]

@@ -97,6 +97,6 @@ def trainee(system: str, config: Config) -> Trainee:
 
         config = with_model(config, name="seer")
         parts = seer.build(config, random_weights=True)
-        model = seer.trainable(parts, config)
+        model = seer.trainable(parts.model, config)
         return Trainee(model, seer.SeerObjective(parts, config), (parts.latents, parts.text))
     raise KeyError(system)
